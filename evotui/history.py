@@ -1,0 +1,229 @@
+"""RunHistory: every snapshot of one run, held per example as columns by step. No textual here.
+
+Examples are matched by ``example_id`` and get a global index in order of first appearance. Each
+snapshot becomes a ``StepColumn`` whose arrays are aligned to that global index (NaN / None where an
+example is absent: a gap, never a zero). Adding a snapshot costs in proportion to that snapshot;
+steps stay ordered even when files arrive out of order; matrices over all steps are built on demand
+and cached until the next change.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tracker.schema import Snapshot, Summary
+
+NAN = float("nan")
+
+
+def _as_float(value: float | None) -> float:
+    if value is None or not math.isfinite(value):
+        return NAN
+    return float(value)
+
+
+@dataclass
+class StepColumn:
+    """One snapshot, aligned to the history's global example index at the time it was added."""
+
+    step: int
+    timestamp: str
+    summary: Summary
+    loss: np.ndarray  # float64, NaN = absent or no loss
+    similarity: np.ndarray  # float64, NaN = absent
+    exact: np.ndarray  # float64: 1.0 right, 0.0 wrong, NaN absent
+    outputs: list[str | None]  # None = absent
+    source: str | None = None
+    epoch: float | None = None
+    train_loss: float | None = None
+    learning_rate: float | None = None
+    eval_seconds: float | None = None
+    n_present: int = 0
+
+    def value(self, name: str, index: int) -> float:
+        arr: np.ndarray = getattr(self, name)
+        return float(arr[index]) if index < arr.shape[0] else NAN
+
+    def output(self, index: int) -> str | None:
+        return self.outputs[index] if index < len(self.outputs) else None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    step: int
+    replaced: bool  # a snapshot for this step was already held (file rewritten, or a second format)
+    new_examples: int  # example ids seen for the first time
+    is_latest: bool  # the step is now the newest one held
+
+
+@dataclass
+class HistoryPoint:
+    """One example at one step, for prediction histories."""
+
+    step: int
+    output: str
+    exact: bool
+    similarity: float
+    loss: float  # NaN when unknown
+
+
+@dataclass
+class RunHistory:
+    """All snapshots of one run. ``version`` increases with every change (cache key for views)."""
+
+    example_ids: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    columns: dict[int, StepColumn] = field(default_factory=dict)
+    version: int = 0
+    _index: dict[str, int] = field(default_factory=dict)
+    _cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
+
+    # -- building ---------------------------------------------------------------------------------
+    @classmethod
+    def from_snapshots(cls, snapshots: Iterable[Snapshot]) -> RunHistory:
+        history = cls()
+        for snapshot in snapshots:
+            history.add(snapshot)
+        return history
+
+    def index_of(self, example_id: str) -> int | None:
+        return self._index.get(example_id)
+
+    def add(self, snapshot: Snapshot, source: str | None = None) -> AddResult:
+        """Add (or replace) the snapshot for ``snapshot.training_step``. O(len(snapshot.examples))."""
+        new_examples = 0
+        rows = snapshot.examples
+        positions = np.empty(len(rows), dtype=np.int64)
+        for j, row in enumerate(rows):
+            i = self._index.get(row.example_id)
+            if i is None:
+                i = len(self.example_ids)
+                self._index[row.example_id] = i
+                self.example_ids.append(row.example_id)
+                self.inputs.append(row.input)
+                self.expected.append(row.expected_output)
+                new_examples += 1
+            else:
+                # The latest text wins: a rerun may fix an example's expected output.
+                self.inputs[i] = row.input
+                self.expected[i] = row.expected_output
+            positions[j] = i
+        n = len(self.example_ids)
+        loss = np.full(n, NAN)
+        sim = np.full(n, NAN)
+        exact = np.full(n, NAN)
+        outputs: list[str | None] = [None] * n
+        if rows:
+            loss[positions] = [_as_float(r.loss) for r in rows]
+            sim[positions] = [_as_float(r.similarity) for r in rows]
+            exact[positions] = [1.0 if r.exact_match else 0.0 for r in rows]
+            for j, row in enumerate(rows):
+                outputs[positions[j]] = row.model_output
+        step = snapshot.training_step
+        replaced = step in self.columns
+        self.columns[step] = StepColumn(
+            step=step,
+            timestamp=snapshot.timestamp,
+            summary=snapshot.summary or Summary(),
+            loss=loss,
+            similarity=sim,
+            exact=exact,
+            outputs=outputs,
+            source=source,
+            epoch=snapshot.epoch,
+            train_loss=snapshot.train_loss,
+            learning_rate=snapshot.learning_rate,
+            eval_seconds=snapshot.eval_seconds,
+            n_present=len(rows),
+        )
+        if not replaced:
+            bisect.insort(self.steps, step)
+        self.version += 1
+        return AddResult(step, replaced, new_examples, is_latest=self.steps[-1] == step)
+
+    def remove_step(self, step: int) -> bool:
+        if step not in self.columns:
+            return False
+        del self.columns[step]
+        self.steps.remove(step)
+        self.version += 1
+        return True
+
+    # -- reading ----------------------------------------------------------------------------------
+    @property
+    def n_examples(self) -> int:
+        return len(self.example_ids)
+
+    @property
+    def n_steps(self) -> int:
+        return len(self.steps)
+
+    @property
+    def latest_step(self) -> int | None:
+        return self.steps[-1] if self.steps else None
+
+    def column(self, step: int) -> StepColumn:
+        return self.columns[step]
+
+    def latest(self) -> StepColumn | None:
+        return self.columns[self.steps[-1]] if self.steps else None
+
+    def matrix(self, name: str) -> np.ndarray:
+        """(n_examples, n_steps) float64 of "loss", "similarity" or "exact", NaN for gaps. Cached."""
+        if name not in ("loss", "similarity", "exact"):
+            raise ValueError(f"unknown matrix {name!r}")
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] == self.version:
+            return cached[1]
+        out = np.full((self.n_examples, self.n_steps), NAN)
+        for k, step in enumerate(self.steps):
+            values: np.ndarray = getattr(self.columns[step], name)
+            out[: values.shape[0], k] = values
+        out.flags.writeable = False
+        self._cache[name] = (self.version, out)
+        return out
+
+    def steps_array(self) -> np.ndarray:
+        return np.asarray(self.steps, dtype=np.int64)
+
+    def series(self, index: int, name: str) -> np.ndarray:
+        """One example's values by step (NaN gaps). O(n_steps), no full matrix built."""
+        return np.fromiter(
+            (self.columns[s].value(name, index) for s in self.steps), dtype=np.float64, count=self.n_steps
+        )
+
+    def prediction_history(self, index: int) -> list[HistoryPoint]:
+        """The example's output at each step where it was evaluated, oldest first."""
+        points: list[HistoryPoint] = []
+        for step in self.steps:
+            col = self.columns[step]
+            output = col.output(index)
+            if output is None:
+                continue
+            points.append(
+                HistoryPoint(
+                    step=step,
+                    output=output,
+                    exact=col.value("exact", index) == 1.0,
+                    similarity=col.value("similarity", index),
+                    loss=col.value("loss", index),
+                )
+            )
+        return points
+
+    def summary_series(self) -> dict[str, np.ndarray]:
+        """Per-step run metrics from the stored summaries: step, accuracy, avg_loss, avg_similarity."""
+        summaries = [self.columns[s].summary for s in self.steps]
+        return {
+            "step": self.steps_array(),
+            "accuracy": np.array([s.accuracy for s in summaries], dtype=np.float64),
+            "avg_loss": np.array([_as_float(s.avg_loss) for s in summaries], dtype=np.float64),
+            "avg_similarity": np.array([_as_float(s.avg_similarity) for s in summaries], dtype=np.float64),
+        }

@@ -1,0 +1,31 @@
+"""Import hygiene: the format side must load on a machine without torch (and without the TUI stack)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HEAVY = ("torch", "transformers", "accelerate", "textual", "rich")
+
+
+@pytest.mark.parametrize(
+    "module", ["tracker", "tracker.schema", "tracker.store", "tracker.scoring", "tracker.schedule", "tracker.toy"]
+)
+def test_format_modules_import_nothing_heavy(module: str) -> None:
+    code = f"import sys, json, {module}; print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [], f"importing {module} loaded {out.stdout}"
+
+
+def test_viewer_never_imports_torch() -> None:
+    code = (
+        "import sys, json, evotui, evotui.cli, evotui.history;"
+        "print(json.dumps([m for m in ('torch', 'transformers') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []

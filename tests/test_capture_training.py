@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests._capture_helpers import snapshots
+from tests._capture_helpers import one_torch_thread, snapshots
 from tracker.schedule import make_schedule
 from tracker.schema import RunManifest
 from tracker.store import read_manifest
 from tracker.toy import addition_examples
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 def test_trainer_run_captures_the_schedule_and_learns(tmp_path: Path) -> None:

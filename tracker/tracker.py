@@ -225,12 +225,14 @@ class EvolutionTracker:
             self._manifest.max_steps = max_steps
             self._manifest.current_step = step
             self._manifest.created_at = utc_now_iso()
+        # Bad examples fail here, before the directory is touched (nothing archived for a run that never starts).
+        first = self._load_first(self._examples_source) if self._examples_source is not None else None
         recorded_ids: list[str] | None = None
         if self.is_writer:
             recorded_ids = self._claim_directory(step, resume)
         recorded_ids = self._broadcast(recorded_ids)
         if self._examples_source is not None:
-            self._set_examples(self._examples_source, recorded_ids)
+            self._set_examples(self._examples_source, recorded_ids, first)
         self._started = True
         if self.is_writer:
             self._thread = threading.Thread(target=self._writer_loop, name="evotui-tracker-writer", daemon=True)
@@ -428,20 +430,23 @@ class EvolutionTracker:
 
     # ------------------------------------------------------------------ examples
 
-    def _set_examples(self, source: ExampleSource, recorded_ids: Sequence[str] | None) -> None:
-        if recorded_ids:
-            # A resumed run evaluates exactly the example set it started with.
-            pool = load_examples(source, max_examples=None) if not _is_examples(source) else list(source)  # type: ignore[arg-type]
+    def _load_first(self, source: ExampleSource) -> list[Example]:
+        """The first ``max_examples`` examples; raises ExampleError naming the bad row."""
+        if _is_examples(source):
+            return list(source)[: self.max_examples]  # type: ignore[arg-type]
+        return load_examples(source, self.max_examples)
+
+    def _set_examples(
+        self, source: ExampleSource, recorded_ids: Sequence[str] | None, first: list[Example] | None = None
+    ) -> None:
+        chosen = first if first is not None else self._load_first(source)
+        if recorded_ids and [e.example_id for e in chosen] != list(recorded_ids):
+            # A resumed run evaluates exactly the example set it started with, wherever those rows now are.
             try:
+                pool = list(source) if _is_examples(source) else load_examples(source, max_examples=None)  # type: ignore[arg-type]
                 chosen = select_examples(pool, recorded_ids)
             except ExampleError as exc:
-                logger.warning("resume: %s; using the first %d examples instead", exc, self.max_examples)
-                chosen = pool[: self.max_examples]
-        else:
-            if _is_examples(source):
-                chosen = list(source)[: self.max_examples]  # type: ignore[arg-type]
-            else:
-                chosen = load_examples(source, self.max_examples)
+                logger.warning("resume: %s; evaluating the first %d examples instead", exc, len(chosen))
         self._examples = chosen
         self._encoded = None
         with self._lock:

@@ -39,10 +39,17 @@ from tracker.schema import ExampleResult, RunManifest, RunStatus, Snapshot
 from tracker.scoring import Normalizer, get_normalizer, score, summarize
 from tracker.store import Format, SnapshotStore, list_snapshot_files, utc_now_iso
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs are not kept apart by a lock
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger("tracker")
 
 DEFAULT_HEARTBEAT_SECONDS = 5.0
 SNAPSHOTS_SUBDIR = Path("data") / "evolution_snapshots"
+# Held (flock) by the live tracker writing a directory; a dot-file, so readers and archiving ignore it.
+LOCK_NAME = ".evotui.lock"
 
 
 def _tracker_version() -> str:
@@ -176,6 +183,7 @@ class EvolutionTracker:
         self._last_heartbeat = 0.0
         self.captured_steps: set[int] = set()
         self._disabled: str | None = None
+        self._lock_fd: int | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -222,10 +230,17 @@ class EvolutionTracker:
             self._manifest.max_steps = max_steps
             self._manifest.current_step = step
             self._manifest.created_at = utc_now_iso()
-        recorded_ids: list[str] | None = None
+        claim: tuple[str | None, list[str] | None] = (None, None)
         if self.is_writer:
-            recorded_ids = self._claim_directory(step, resume)
-        recorded_ids = self._broadcast(recorded_ids)
+            in_use = self._lock_directory()
+            claim = (in_use, None) if in_use else (None, self._claim_directory(step, resume))
+        in_use, recorded_ids = self._broadcast(claim)
+        if in_use:
+            # Another live run writes there: archiving its files under it, or writing beside them, would
+            # mix two runs. This run trains on untracked; every rank knows (captures are collective).
+            logger.error("evolution tracker disabled: %s", in_use)
+            self._disabled = in_use
+            return
         if self._examples_source is not None:
             self._set_examples(self._examples_source, recorded_ids)
         self._started = True
@@ -337,8 +352,12 @@ class EvolutionTracker:
         writer thread), with this tracker's normaliser. Never raises.
         """
         try:
+            if self._disabled or self._closed:
+                return
             if not self._started:
                 self.start(step)
+                if self._disabled:
+                    return
             if not self.is_writer:
                 return
             known = {e.example_id: e for e in self._examples or []}
@@ -414,6 +433,7 @@ class EvolutionTracker:
         self._queue.put(_STOP)
         if self._thread is not None:
             self._thread.join()
+        self._unlock_directory()
         atexit.unregister(self._atexit)
 
     def __enter__(self) -> EvolutionTracker:
@@ -496,6 +516,41 @@ class EvolutionTracker:
         return box[0]
 
     # ------------------------------------------------------------------ directory
+
+    def _lock_directory(self) -> str | None:
+        """Hold an exclusive lock on the directory for this run's life: None, or why another run holds it.
+
+        A lock rather than run.json: a crashed run's run.json says "running" forever, while the kernel
+        drops a dead process's lock at once (even after SIGKILL), so only a live writer keeps others out.
+        """
+        if fcntl is None:
+            return None
+        self.store.ensure()
+        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            hint = "call close() on the earlier tracker" if f"pid {os.getpid()} " in holder else "stop it"
+            return (
+                f"{self.directory} is being written by another live run ({holder}); this run's snapshots"
+                f" are not written: give it another output_dir, or {hint}"
+            )
+        except OSError:  # a filesystem without locks: carry on unprotected, as before
+            os.close(fd)
+            return None
+        with self._lock:
+            holder = f"run {self._manifest.run_id} pid {os.getpid()} on {self._manifest.hostname}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode() + b"\n", 0)
+        self._lock_fd = fd
+        return None
+
+    def _unlock_directory(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
 
     def _claim_directory(self, step: int, resume: bool | None) -> list[str] | None:
         """Resume the run in the directory or move it to archive/. Returns the example ids to keep, if resuming."""

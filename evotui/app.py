@@ -12,10 +12,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
@@ -40,7 +41,7 @@ Clock = Callable[[], float]
 class MainScreen(Screen[None]):
     """One run, followed live."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit"),
         Binding("slash", "focus_filter", "Filter"),
         Binding("f", "next_quick", "Quick filter"),
@@ -111,10 +112,17 @@ class MainScreen(Screen[None]):
                 while not self._consumed.wait(0.1):
                     if worker.is_cancelled or self._stop.is_set():
                         return
-            elif not handed_over and result.state == DIR_OK and result.files_seen == 0 and polls % 4 == 1:
-                if not self.from_picker and find_runs(self.path):
-                    self.app.call_from_thread(self.app.show_run_picker, self.path)  # type: ignore[attr-defined]
-                    return
+            elif (
+                not handed_over
+                and not self.from_picker
+                and result.state == DIR_OK
+                and result.files_seen == 0
+                and polls % 4 == 1
+                and find_runs(self.path)
+            ):
+                # An empty DIR where runs appear in subdirectories: it is a directory of runs.
+                self.app.call_from_thread(self.app.show_run_picker, self.path)  # type: ignore[attr-defined]
+                return
             self._stop.wait(self.interval)
 
     def on_tail_update(self, message: TailUpdate) -> None:
@@ -269,7 +277,7 @@ class MainScreen(Screen[None]):
 class EvotuiApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "evotui"
-    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
     def __init__(self, path: str | Path, interval: float = 0.5, clock: Clock = time.time) -> None:
         super().__init__()

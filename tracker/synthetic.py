@@ -84,7 +84,7 @@ class SyntheticRun:
         p = np.where(kind == "hard", 0.05 + 0.1 * (t / last), p)
         p = p + rng.normal(0.0, 0.05, (n, k))
         p = np.where(correct, np.maximum(p, 0.55), np.minimum(p, 0.45))
-        self.loss = -np.log(np.clip(p, 1e-4, 1.0))
+        self.loss = -np.log(np.clip(p, 0.01, 1.0))
         # Wrong outputs: junk early in training, near misses later.
         self.offsets = rng.choice(np.array([-10, -2, -1, 1, 2, 10]), size=(n, k))
         self.junk = rng.integers(0, len(_JUNK), (n, k, 3))

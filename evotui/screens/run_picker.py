@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -20,7 +21,7 @@ STATUS_STYLE = {"running": "green", "finished": "blue", "failed": "red", "unknow
 
 
 class RunPickerScreen(Screen[None]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open run"),
         Binding("r", "reload", "Reload"),
         Binding("q", "app.quit", "Quit"),

@@ -9,11 +9,12 @@ new snapshots re-sort or re-filter the rows, the same example stays selected.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -42,7 +43,7 @@ def _number(value: float, fmt: str) -> str:
 class ExampleTable(ScrollView, can_focus=True):
     """Rows of examples; ``show(rows, history)`` replaces the data, keeping the selected example."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up,k", "cursor(-1)", "Up", show=False),
         Binding("down,j", "cursor(1)", "Down", show=False),
         Binding("pageup", "page(-1)", "Page up", show=False),
@@ -50,7 +51,7 @@ class ExampleTable(ScrollView, can_focus=True):
         Binding("home,g", "jump(0)", "First", show=False),
         Binding("end,G", "jump(-1)", "Last", show=False),
     ]
-    COMPONENT_CLASSES = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
         "example-table--header",
         "example-table--cursor",
         "example-table--sorted",

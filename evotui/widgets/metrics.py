@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -26,7 +27,7 @@ def sparkline(values: np.ndarray, width: int) -> str:
             values = np.array(
                 [
                     np.nanmean(values[a:b]) if np.any(~np.isnan(values[a:b])) else np.nan
-                    for a, b in zip(edges[:-1], edges[1:], strict=True)
+                    for a, b in itertools.pairwise(edges)
                 ]
             )
     finite = values[np.isfinite(values)]

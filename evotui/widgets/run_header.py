@@ -30,7 +30,7 @@ def format_age(seconds: float) -> str:
 
 
 def progress_bar(fraction: float, width: int) -> str:
-    filled = int(round(max(0.0, min(fraction, 1.0)) * width))
+    filled = round(max(0.0, min(fraction, 1.0)) * width)
     return "▓" * filled + "░" * (width - filled)
 
 

@@ -545,7 +545,17 @@ class EvolutionTracker:
         os.ftruncate(fd, 0)
         os.pwrite(fd, holder.encode() + b"\n", 0)
         self._lock_fd = fd
+        self._remove_stale_temp_files()
         return None
+
+    def _remove_stale_temp_files(self) -> None:
+        # With the lock held no other tracker writes here: a temp file is what a killed writer left.
+        for path in self.directory.glob(".*.tmp-*"):
+            try:
+                path.unlink()
+                logger.info("removed %s, left by a writer that was killed mid-write", path.name)
+            except OSError:
+                pass
 
     def _unlock_directory(self) -> None:
         if self._lock_fd is not None:

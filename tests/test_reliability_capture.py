@@ -212,6 +212,19 @@ def test_runs_one_after_another_and_after_a_crash_are_archived_whole(tmp_path: P
         assert isinstance(archived, RunManifest) and archived.run_id == run_id
 
 
+def test_temp_files_left_by_a_killed_writer_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    from tracker.tracker import EvolutionTracker
+
+    (tmp_path / ".step_000010.json.tmp-999999").write_bytes(b'{"training_step": 10, "exa')
+    (tmp_path / ".run.json.tmp-999999").write_bytes(b"{")
+    (tmp_path / ".hidden-notes").write_text("not ours: kept")
+    tracker = EvolutionTracker(output_dir=tmp_path, fsync=False, examples=[{"id": "a", "input": "q", "output": "x"}])
+    tracker.record(0, [{"example_id": "a", "model_output": "x"}])
+    tracker.close()
+    assert _dot_files(tmp_path) == [".hidden-notes"]
+    assert sorted(snapshots(tmp_path)) == [0]
+
+
 # -- resume after a crash ---------------------------------------------------------------------------
 
 CRASHING_TRAINING = """

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -24,18 +27,34 @@ from textual.worker import get_current_worker
 from evotui.history import RunHistory
 from evotui.messages import ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse
-from evotui.screens.help import HelpScreen
-from evotui.screens.run_picker import RunPickerScreen
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
-from evotui.tail import DIR_OK, DirectoryTailer, find_runs
+from evotui.tail import DIR_OK, DirectoryTailer, PollResult, find_runs
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
 from evotui.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.widgets.metrics import MetricsBar
 from evotui.widgets.run_header import RunHeader
+from tracker.store import has_run_files
 
 Clock = Callable[[], float]
+
+
+@dataclass
+class FirstLoad:
+    """The first look at a run: its tailer, that poll, and the history built from it."""
+
+    tailer: DirectoryTailer
+    result: PollResult
+    history: RunHistory
+
+
+def first_load(path: Path) -> FirstLoad:
+    """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
+    tailer = DirectoryTailer(path)
+    history = RunHistory()
+    result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+    return FirstLoad(tailer, result, history)
 
 
 class MainScreen(Screen[None]):
@@ -52,8 +71,16 @@ class MainScreen(Screen[None]):
         Binding("question_mark", "app.help", "Help"),
     ]
 
-    def __init__(self, path: Path, interval: float = 0.5, clock: Clock = time.time, from_picker: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        interval: float = 0.5,
+        clock: Clock = time.time,
+        from_picker: bool = False,
+        prefetch: Future[FirstLoad] | None = None,
+    ) -> None:
         super().__init__()
+        self.prefetch = prefetch
         self.path = path
         self.interval = interval
         self.clock = clock
@@ -67,6 +94,8 @@ class MainScreen(Screen[None]):
         self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
+        # (snapshots held, files in the update, read+decode s in the thread, apply s on the UI thread)
+        self.timings: deque[tuple[int, int, float, float]] = deque(maxlen=256)
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -91,23 +120,25 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False, description="tail run directory")
     def _tail(self) -> None:
         worker = get_current_worker()
-        tailer = DirectoryTailer(self.path)
+        first = self.prefetch.result() if self.prefetch is not None else None
+        tailer = first.tailer if first is not None else DirectoryTailer(self.path)
+        history = first.history if first is not None else RunHistory()  # built here until handed over
         handed_over = False
         polls = 0
         while not worker.is_cancelled and not self._stop.is_set():
-            result = tailer.poll()
+            if first is not None:
+                result, first = first.result, None
+            else:
+                add = None if handed_over else (lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+                result = tailer.poll(consume=add)
             polls += 1
             if result.changed:
-                history = dynamics = None
-                if not handed_over and result.loaded:
-                    # The first batch (maybe hundreds of files) is built here, off the UI thread.
-                    history = RunHistory()
-                    for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
-                        history.add(snapshot, source=str(f.path))
-                    dynamics = analyse(history)
-                    handed_over = True
+                handing = dynamics = None
+                if not handed_over and history.n_steps:
+                    # The first batch (maybe hundreds of files) was built here, off the UI thread.
+                    handing, dynamics, handed_over = history, analyse(history), True
                 self._consumed.clear()
-                self.post_message(TailUpdate(result, history, dynamics))
+                self.post_message(TailUpdate(result, handing, dynamics))
                 # Back-pressure: a busy UI slows the poller down instead of queueing batches.
                 while not self._consumed.wait(0.1):
                     if worker.is_cancelled or self._stop.is_set():
@@ -126,10 +157,15 @@ class MainScreen(Screen[None]):
             self._stop.wait(self.interval)
 
     def on_tail_update(self, message: TailUpdate) -> None:
+        started = time.perf_counter()
         try:
             self._apply(message)
         finally:
             self._consumed.set()
+            n_loaded = len(message.result.loaded) + len(message.result.consumed)
+            self.timings.append(
+                (self.state.history.n_steps, n_loaded, message.result.read_seconds, time.perf_counter() - started)
+            )
 
     def _apply(self, message: TailUpdate) -> None:
         result, state = message.result, self.state
@@ -158,6 +194,9 @@ class MainScreen(Screen[None]):
                 state.dynamics = analyse(state.history)
         for f, snapshot in result.loaded:
             state.note_written(snapshot.training_step, snapshot.timestamp, f.mtime_ns)
+        for step, mtime_ns in result.consumed:
+            if step in state.history.columns:
+                state.note_written(step, state.history.columns[step].timestamp, mtime_ns)
         self._sync_waiting()
         if result.loaded or result.removed_steps or first_load:
             self.refresh_data()
@@ -284,12 +323,19 @@ class EvotuiApp(App[None]):
         self.path = Path(path)
         self.interval = interval
         self.clock = clock
+        # Start reading a run right away, while Textual starts: the first screen comes sooner.
+        self._prefetch: Future[FirstLoad] | None = None
+        if has_run_files(self.path):
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evotui-prefetch")
+            self._prefetch = executor.submit(first_load, self.path)
+            executor.shutdown(wait=False)
 
     def on_mount(self) -> None:
-        if self.path.is_dir() and not (self.path / "run.json").exists() and self._has_subruns():
+        if self._prefetch is None and self.path.is_dir() and self._has_subruns():
             self.show_run_picker(self.path)
         else:
-            self.push_screen(MainScreen(self.path, self.interval, self.clock))
+            self.push_screen(MainScreen(self.path, self.interval, self.clock, prefetch=self._prefetch))
+            self._prefetch = None
 
     def _has_subruns(self) -> bool:
         from tracker.store import list_snapshot_files
@@ -302,6 +348,8 @@ class EvotuiApp(App[None]):
         return bool(find_runs(self.path))
 
     def show_run_picker(self, path: Path) -> None:
+        from evotui.screens.run_picker import RunPickerScreen  # DataTable: imported only when needed
+
         if isinstance(self.screen, RunPickerScreen):
             return
         while len(self.screen_stack) > 1:
@@ -312,6 +360,8 @@ class EvotuiApp(App[None]):
         self.push_screen(MainScreen(path, self.interval, self.clock, from_picker=True))
 
     def action_help(self) -> None:
+        from evotui.screens.help import HelpScreen  # Markdown: imported only when asked for
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -59,10 +59,11 @@ def _change(values: np.ndarray, fmt: str, scale: float, lower_is_better: bool) -
 
 def metrics_text(history: RunHistory, width: int) -> Text:
     series = history.summary_series()
+    narrow = width < 110
     specs = [
-        ("Accuracy", series["accuracy"], 100.0, ".1f", "%", False),
+        ("Acc" if narrow else "Accuracy", series["accuracy"], 100.0, ".1f", "%", False),
         ("Loss", series["avg_loss"], 1.0, ".3f", "", True),
-        ("Similarity", series["avg_similarity"], 1.0, ".2f", "", False),
+        ("Sim" if narrow else "Similarity", series["avg_similarity"], 1.0, ".2f", "", False),
     ]
     part = max(width // 3, 20)
     text = Text(no_wrap=True, overflow="ellipsis", end="")

@@ -66,16 +66,26 @@ def _dot_files(directory: Path) -> list[str]:
 def test_disk_full_during_training_is_logged_counted_cleaned_and_recovered(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, one_torch_thread: None
 ) -> None:
+    from transformers import TrainerCallback
+
     from tracker.toy_train import train_toy
 
     out = tmp_path / "evo"
-    out.mkdir()
-    # The tracker writes step N to ".step_N.json.tmp-<pid>" first: make that name a link to /dev/full
-    # for steps 20 and 30, and the kernel answers those writes with ENOSPC, as a full disk does.
-    for step in (20, 30):
-        os.symlink("/dev/full", out / f".step_{step:06d}.json.tmp-{os.getpid()}")
+
+    class FillTheDisk(TrainerCallback):
+        """At step 15 (the tracker has started and cleaned its directory), the disk "fills up".
+
+        The tracker writes step N to ".step_N.json.tmp-<pid>" first: that name becomes a link to
+        /dev/full for steps 20 and 30, and the kernel answers those writes with ENOSPC.
+        """
+
+        def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+            if state.global_step == 15:
+                for step in (20, 30):
+                    os.symlink("/dev/full", out / f".step_{step:06d}.json.tmp-{os.getpid()}")
+
     with caplog.at_level(logging.ERROR, logger="tracker"):
-        result = train_toy(out, steps=50, n_examples=12, schedule="every 10")
+        result = train_toy(out, steps=50, n_examples=12, schedule="every 10", callbacks=[FillTheDisk()])
 
     assert result["global_step"] == 50  # training went on
     assert sorted(snapshots(out)) == [0, 10, 40, 50]  # the captures after the full disk worked

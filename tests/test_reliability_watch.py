@@ -232,6 +232,8 @@ async def test_app_under_load_takes_every_snapshot_keeps_the_filter_and_memory_i
         assert screen.query_state.text == "7"
         shown = [screen.state.history.example_ids[i] for i in screen.rows.order.tolist()]
         assert shown and len(shown) < n
+        # The dynamics (computed off the UI thread) catch up with the last snapshot.
+        await wait_for(pilot, lambda: int(screen.state.dynamics.steps[-1]) == screen.state.history.latest_step)
         rss_loaded_k = bench.rss_mb()  # type: ignore[attr-defined]
         # Bounded by the data: ~16 bytes of arrays and an output string per example-step; allow 4x.
         per_example_step = (rss_loaded_k - rss_loaded_2) * 1e6 / (n * (k - 2))
@@ -242,3 +244,18 @@ async def test_app_under_load_takes_every_snapshot_keeps_the_filter_and_memory_i
                 await pilot.press(key)
         await pilot.pause()
         assert bench.rss_mb() - rss_loaded_k < 40  # type: ignore[attr-defined]
+
+
+def test_history_shares_unchanged_output_strings_between_snapshots() -> None:
+    from evotui.history import RunHistory
+
+    history = RunHistory()
+    first, second = make_snapshot(0, 50, seed=1), make_snapshot(0, 50, seed=1)
+    second.training_step = 10
+    second.examples[3].model_output = "changed"
+    for snap in (first, msgspec.json.decode(msgspec.json.encode(second), type=Snapshot)):  # new str objects
+        history.add(snap)
+    before, after = history.columns[0].outputs, history.columns[10].outputs
+    assert after == [r.model_output for r in second.examples]  # the values are the snapshot's
+    assert after[3] == "changed" and before[3] != "changed"
+    assert all(after[i] is before[i] for i in range(50) if i != 3 and before[i] == after[i])

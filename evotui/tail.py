@@ -142,6 +142,12 @@ class DirectoryTailer:
                     result.errors_changed = True
                 if step not in held_steps and step not in result.removed_steps:
                     result.removed_steps.append(step)
+                elif step in held_steps:
+                    # The step's file in the other format holds it still: read that one again on the next
+                    # poll, or the step would keep showing what the removed file held.
+                    for other, other_step in self._steps.items():
+                        if other_step == step:
+                            self._signatures.pop(other, None)
         self._poll_manifest(result)
         result.errors = dict(self._errors)
         return result

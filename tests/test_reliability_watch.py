@@ -259,3 +259,31 @@ def test_history_shares_unchanged_output_strings_between_snapshots() -> None:
     assert after == [r.model_output for r in second.examples]  # the values are the snapshot's
     assert after[3] == "changed" and before[3] != "changed"
     assert all(after[i] is before[i] for i in range(50) if i != 3 and before[i] == after[i])
+
+
+@sync
+async def test_two_files_for_one_step_make_one_step_and_do_not_flip(tmp_path: Path) -> None:
+    run_dir = tmp_path / "both"
+    run_dir.mkdir()
+    as_json, as_msgpack = make_snapshot(10, 5, seed=1), make_snapshot(10, 5, seed=1)
+    for row in as_json.examples:
+        row.model_output = "from-json"
+    for row in as_msgpack.examples:
+        row.model_output = "from-msgpack"
+    write_snapshot(run_dir, make_snapshot(0, 5, seed=1), fsync=False)
+    write_snapshot(run_dir, as_json, "json", fsync=False)
+    write_snapshot(run_dir, as_msgpack, "msgpack", fsync=False)
+    app = make_app(run_dir, interval=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 2)
+        history = app.screen.state.history
+        shown = history.columns[10].outputs[0]
+        assert shown in ("from-json", "from-msgpack")
+        assert not app.screen.state.errors
+        for _ in range(10):  # many polls later: the same file's content, read once
+            await pilot.pause(FAST)
+            assert app.screen.state.history.columns[10].outputs[0] == shown
+        assert app.screen.state.history.steps == [0, 10]
+        (run_dir / ("step_000010.msgpack" if shown == "from-msgpack" else "step_000010.json")).unlink()
+        await wait_for(pilot, lambda: app.screen.state.history.columns[10].outputs[0] != shown)
+        assert app.screen.state.history.steps == [0, 10]  # the other file still holds the step

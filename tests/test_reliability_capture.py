@@ -235,6 +235,24 @@ def test_temp_files_left_by_a_killed_writer_are_removed_by_the_next_run(tmp_path
     assert sorted(snapshots(tmp_path)) == [0]
 
 
+@pytest.mark.parametrize("fmt", ["json", "msgpack"])
+def test_tracker_records_hostile_text_faithfully(tmp_path: Path, fmt: str) -> None:
+    from tests._reliability_helpers import FIVE_MB_OUTPUT, HOSTILE_TEXTS
+    from tracker.tracker import EvolutionTracker
+
+    texts = {**HOSTILE_TEXTS, "five_mb": FIVE_MB_OUTPUT}
+    rows = [{"id": name, "input": f"say {text[:100]}", "output": text} for name, text in texts.items()]
+    tracker = EvolutionTracker(output_dir=tmp_path, fsync=False, examples=rows, snapshot_format=fmt)  # type: ignore[arg-type]
+    tracker.record(7, [{"example_id": name, "model_output": text} for name, text in texts.items()])
+    tracker.close()
+    [snapshot] = snapshots(tmp_path).values()
+    by_id = {row.example_id: row for row in snapshot.examples}
+    assert set(by_id) == set(texts)
+    for name, text in texts.items():
+        assert by_id[name].model_output == text and by_id[name].expected_output == text
+        assert by_id[name].exact_match and by_id[name].similarity == 1.0
+
+
 # -- resume after a crash ---------------------------------------------------------------------------
 
 CRASHING_TRAINING = """

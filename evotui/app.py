@@ -221,14 +221,13 @@ class MainScreen(Screen[None]):
     @work(thread=True, group="analyse", exit_on_error=False, description="training dynamics")
     def _analyse(self, inputs: AnalysisInputs) -> None:
         dynamics = None
-        started = time.perf_counter()
         try:
             dynamics = inputs.analyse()
         finally:
             if not self._stop.is_set():
-                self.app.call_from_thread(self._analysed, inputs.version, dynamics, time.perf_counter() - started)
+                self.app.call_from_thread(self._analysed, inputs.version, dynamics)
 
-    def _analysed(self, version: int, dynamics: object | None, seconds: float) -> None:
+    def _analysed(self, version: int, dynamics: object | None) -> None:
         self._analysing = False
         if self._stop.is_set():  # the screen is going away
             return
@@ -237,14 +236,7 @@ class MainScreen(Screen[None]):
             self.refresh_table()
             self._show_detail()
         if self._analysis_stale or version != self.state.history.version:
-            # The thread holds the GIL for much of a pass: rest as long as it ran, so that under a stream of
-            # snapshots it takes at most half of the interpreter from the keys.
-            self._analysing = True
-            self.set_timer(max(seconds, 0.05), self._analyse_again)
-
-    def _analyse_again(self) -> None:
-        self._analysing = False
-        self._analyse_soon()
+            self._analyse_soon()
 
     def _sync_waiting(self) -> None:
         if self.state.history.n_steps == 0:

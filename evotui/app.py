@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 
 from evotui.history import RunHistory
 from evotui.messages import ExampleSelected, TailUpdate
-from evotui.run_state import AnalysisInputs, RunState, analyse
+from evotui.run_state import RunState, analyse
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.tail import DIR_OK, DirectoryTailer, PollResult, find_runs
@@ -96,8 +96,6 @@ class MainScreen(Screen[None]):
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
         # (snapshots held, files in the update, read+decode s in the thread, apply s on the UI thread)
         self.timings: deque[tuple[int, int, float, float]] = deque(maxlen=256)
-        self._analysing = False  # an analysis thread is running
-        self._analysis_stale = False  # the history changed since that thread's inputs were taken
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -193,7 +191,7 @@ class MainScreen(Screen[None]):
                 state.history.remove_step(step)
                 state.written_at.pop(step, None)
             if result.loaded or result.removed_steps:
-                self._analyse_soon()
+                state.dynamics = analyse(state.history)
         for f, snapshot in result.loaded:
             state.note_written(snapshot.training_step, snapshot.timestamp, f.mtime_ns)
         for step, mtime_ns in result.consumed:
@@ -207,36 +205,6 @@ class MainScreen(Screen[None]):
         self._update_header()
         if state.history.n_steps:
             self.loaded = True
-
-    # -- training dynamics (thread) ------------------------------------------------------------------
-    # ~1 s for 10,000 examples x 500 snapshots: on the UI thread, every new snapshot froze the keys that
-    # long. The table shows the previous dynamics (one snapshot behind) until the new ones are ready.
-    def _analyse_soon(self) -> None:
-        if self._analysing:
-            self._analysis_stale = True  # one more pass when the running one ends: coalesced, not queued
-            return
-        self._analysing, self._analysis_stale = True, False
-        self._analyse(AnalysisInputs.of(self.state.history))
-
-    @work(thread=True, group="analyse", exit_on_error=False, description="training dynamics")
-    def _analyse(self, inputs: AnalysisInputs) -> None:
-        dynamics = None
-        try:
-            dynamics = inputs.analyse()
-        finally:
-            if not self._stop.is_set():
-                self.app.call_from_thread(self._analysed, inputs.version, dynamics)
-
-    def _analysed(self, version: int, dynamics: object | None) -> None:
-        self._analysing = False
-        if self._stop.is_set():  # the screen is going away
-            return
-        if version == self.state.history.version and dynamics is not None:
-            self.state.dynamics = dynamics
-            self.refresh_table()
-            self._show_detail()
-        if self._analysis_stale or version != self.state.history.version:
-            self._analyse_soon()
 
     def _sync_waiting(self) -> None:
         if self.state.history.n_steps == 0:

@@ -32,40 +32,6 @@ def analyse(history: RunHistory) -> Any | None:
     return compute_dynamics(history)
 
 
-@dataclass(frozen=True)
-class AnalysisInputs:
-    """What the dynamics need, taken from the history on the UI thread (the only thread that changes it).
-
-    The matrices are the history's cached read-only arrays: a later ``add`` replaces them, never changes
-    them, so a thread can analyse these while the UI thread takes in the next snapshot.
-    """
-
-    version: int
-    steps: np.ndarray
-    exact: np.ndarray
-    loss: np.ndarray
-    example_ids: tuple[str, ...]
-
-    @classmethod
-    def of(cls, history: RunHistory) -> AnalysisInputs:
-        return cls(
-            history.version,
-            history.steps_array(),
-            history.matrix("exact"),
-            history.matrix("loss"),
-            tuple(history.example_ids),
-        )
-
-    def analyse(self) -> Any | None:
-        if not self.steps.shape[0]:
-            return None
-        try:
-            from evotui.dynamics import dynamics_from_arrays
-        except ImportError:
-            return None
-        return dynamics_from_arrays(self.steps, self.exact, self.loss, list(self.example_ids))
-
-
 @dataclass
 class RunState:
     path: Path

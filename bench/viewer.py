@@ -159,7 +159,9 @@ def idle_cpu(target: str, seconds: float = 10.0) -> float:
 
 
 # -- in-process: live update and keystrokes --------------------------------------------------------
-async def live_updates(n_examples: int, stages: tuple[int, ...], per_stage: int) -> list[tuple[int, float, float, float]]:
+async def live_updates(
+    n_examples: int, stages: tuple[int, ...], per_stage: int
+) -> list[tuple[int, float, float, float]]:
     """(snapshots held, rename-to-screen s, read+decode s, apply s) for each new snapshot."""
     from evotui.app import MainScreen, make_app
 
@@ -265,7 +267,8 @@ def main() -> None:
     sizes = [("small", 1000, 200, "json"), ("large", 10_000, 500, "msgpack")]
     if args.quick:
         sizes = [("quick-small", 1000, 20, "json"), ("quick-large", 10_000, 10, "msgpack")]
-    print(f"evotui viewer bench · python {sys.version.split()[0]} · {os.cpu_count()} cores · data in {data}")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"evotui viewer bench · python {sys.version.split()[0]} · {os.cpu_count()} cores · load {load} · data {data}")
     runs = {name: ensure_run(data, name, n, k, fmt) for name, n, k, fmt in sizes}
 
     print("\n## Cold start to the first complete screen (median of 3, child processes, headless 120x36)")

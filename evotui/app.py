@@ -8,10 +8,12 @@ messages; everything else happens on the UI thread.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input
+from textual.timer import Timer
 from textual.worker import get_current_worker
 
 from evotui.history import RunHistory
@@ -38,6 +41,7 @@ from evotui.widgets.run_header import RunHeader
 from tracker.store import has_run_files
 
 Clock = Callable[[], float]
+DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
 
 
 @dataclass
@@ -49,11 +53,28 @@ class FirstLoad:
     history: RunHistory
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic GC while a run is loaded in bulk.
+
+    Decoding allocates millions of short-lived Structs; each allocation burst triggers collections
+    that rescan the growing history. Measured on 500 x 10,000 examples: 36 s with GC, 13 s without.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def first_load(path: Path) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
-    result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+    with gc_paused():
+        result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
     return FirstLoad(tailer, result, history)
 
 
@@ -67,6 +88,8 @@ class MainScreen(Screen[None]):
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("enter,d", "toggle_detail", "Detail"),
+        Binding("n", "move(1)", "Next example", show=False),
+        Binding("p", "move(-1)", "Previous example", show=False),
         Binding("escape", "step_out", "Back", show=False),
         Binding("question_mark", "app.help", "Help"),
     ]
@@ -93,6 +116,7 @@ class MainScreen(Screen[None]):
         self._stop = threading.Event()
         self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
+        self._detail_timer: Timer | None = None
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
         # (snapshots held, files in the update, read+decode s in the thread, apply s on the UI thread)
         self.timings: deque[tuple[int, int, float, float]] = deque(maxlen=256)
@@ -128,9 +152,11 @@ class MainScreen(Screen[None]):
         while not worker.is_cancelled and not self._stop.is_set():
             if first is not None:
                 result, first = first.result, None
+            elif handed_over:
+                result = tailer.poll()
             else:
-                add = None if handed_over else (lambda f, snapshot: history.add(snapshot, source=str(f.path)))
-                result = tailer.poll(consume=add)
+                with gc_paused():
+                    result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
             polls += 1
             if result.changed:
                 handing = dynamics = None
@@ -229,7 +255,9 @@ class MainScreen(Screen[None]):
             parts.append(f"accuracy {acc:.1%} ({arrow}{abs(delta) * 100:.1f})")
         if forgotten:
             parts.append(f"{forgotten} newly forgotten")
-        self.notify(" · ".join(parts), title="new snapshot", markup=False, timeout=4)
+        # One toast at a time: a fast run must not bury the screen under a stack of them.
+        self.app.clear_notifications()
+        self.notify(" · ".join(parts), title="new snapshot", markup=False, timeout=3)
 
     # -- drawing -------------------------------------------------------------------------------------
     def _update_header(self) -> None:
@@ -251,8 +279,12 @@ class MainScreen(Screen[None]):
         self.query_one(ExampleDetail).show(self.state.history, self.state.dynamics, self.selected)
 
     def on_example_selected(self, message: ExampleSelected) -> None:
+        # The table moves at once; the detail pane (plot, long history) follows when the cursor or
+        # the filter pauses, so that key repeat and typing never queue up its renders.
         self.selected = message.index
-        self._show_detail()
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY, self._show_detail)
 
     # -- filter, sort, panes -------------------------------------------------------------------------
     @on(Input.Changed, "#filter-input")
@@ -295,6 +327,10 @@ class MainScreen(Screen[None]):
 
     def on_sort_requested(self, message: SortRequested) -> None:
         self.sort_by(message.key)
+
+    def action_move(self, delta: int) -> None:
+        """Next/previous example, also while the detail pane is full height (the table hidden)."""
+        self.query_one(ExampleTable).action_cursor(delta)
 
     def action_toggle_detail(self) -> None:
         self.toggle_class("detail-max")

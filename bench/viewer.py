@@ -159,14 +159,15 @@ def idle_cpu(target: str, seconds: float = 10.0) -> float:
 
 
 # -- in-process: live update and keystrokes --------------------------------------------------------
-async def live_updates(
-    n_examples: int, stages: tuple[int, ...], per_stage: int
-) -> list[tuple[int, float, float, float]]:
+Update = tuple[int, float, float, float]
+
+
+async def live_updates(n_examples: int, stages: tuple[int, ...], per_stage: int) -> list[Update]:
     """(snapshots held, rename-to-screen s, read+decode s, apply s) for each new snapshot."""
     from evotui.app import MainScreen, make_app
 
     run = SyntheticRun(n_examples, max(stages) + per_stage + 1, seed=1, step_every=10)
-    out: list[tuple[int, float, float, float]] = []
+    out: list[Update] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = SnapshotStore(Path(tmp) / "live", fsync=False)
         store.ensure()
@@ -306,7 +307,7 @@ def main() -> None:
 
     print("\n## Filter keystroke to the updated table, 10,000 examples")
     large_dir = list(runs.values())[1]
-    keys = list("7+12") + ["backspace", "backspace", "3", "backspace", "backspace", "backspace", "e", "x"]
+    keys = [*"7+12", "backspace", "backspace", "3", "backspace", "backspace", "backspace", "e", "x"]
     first, later, rows_s = asyncio.run(keystrokes(large_dir, keys))
     floor_keys = asyncio.run(keystroke_floor(keys))
     print(f"  floor: same keys into an Input of an empty app: median {ms(statistics.median(floor_keys))}")

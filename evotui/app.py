@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -27,12 +28,13 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
-from evotui.history import RunHistory
-from evotui.messages import ExampleSelected, TailUpdate
-from evotui.run_state import RunState, analyse
+from evotui.history import RunHistory, StepColumn
+from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
+from evotui.run_state import RunState, analyse, analyse_columns
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.tail import DIR_OK, DirectoryTailer, PollResult, find_runs
+from evotui.text import visible
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
 from evotui.widgets.filter_bar import FilterBar, QuickFilters
@@ -117,6 +119,9 @@ class MainScreen(Screen[None]):
         self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
         self._detail_timer: Timer | None = None
+        self._analysis_running = False
+        self._analysis_pending = False
+        self._analysed_version = -1
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
         # (snapshots held, files in the update, read+decode s in the thread, apply s on the UI thread)
         self.timings: deque[tuple[int, int, float, float]] = deque(maxlen=256)
@@ -135,6 +140,9 @@ class MainScreen(Screen[None]):
         self._update_header()
         self.set_interval(1.0, self._update_header)
         self._tail()
+
+    def on_resize(self) -> None:
+        self.query_one(QuickFilters).show(self.query_state.quick)  # short labels on narrow terminals
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -202,12 +210,13 @@ class MainScreen(Screen[None]):
             state.manifest_error = manifest if manifest is not None and hasattr(manifest, "reason") else None
         state.errors = result.errors
         for error in result.failed:
-            self.notify(f"skipped {error}", title="unreadable snapshot", severity="warning", markup=False)
+            self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
         first_load = message.history is not None
         new_steps: list[int] = []
         if first_load:
             assert message.history is not None
             state.history, state.dynamics = message.history, message.dynamics
+            self._analysed_version = state.history.version
         else:
             for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
                 added = state.history.add(snapshot, source=str(f.path))
@@ -217,7 +226,7 @@ class MainScreen(Screen[None]):
                 state.history.remove_step(step)
                 state.written_at.pop(step, None)
             if result.loaded or result.removed_steps:
-                state.dynamics = analyse(state.history)
+                self._request_analysis()
         for f, snapshot in result.loaded:
             state.note_written(snapshot.training_step, snapshot.timestamp, f.mtime_ns)
         for step, mtime_ns in result.consumed:
@@ -231,6 +240,36 @@ class MainScreen(Screen[None]):
         self._update_header()
         if state.history.n_steps:
             self.loaded = True
+
+    # -- training dynamics (thread) -----------------------------------------------------------------
+    def _request_analysis(self) -> None:
+        """Recompute the dynamics off the UI thread; one computation at a time, the latest data wins."""
+        if self._analysis_running:
+            self._analysis_pending = True
+            return
+        history = self.state.history
+        self._analysis_running, self._analysis_pending = True, False
+        columns = [history.columns[step] for step in history.steps]
+        self._analyse(history.version, history.steps_array(), columns, list(history.example_ids))
+
+    @work(thread=True, group="analyse", exit_on_error=False, description="training dynamics")
+    def _analyse(self, version: int, steps: np.ndarray, columns: list[StepColumn], ids: list[str]) -> None:
+        dynamics = None
+        try:
+            dynamics = analyse_columns(steps, columns, ids)
+        finally:  # even on failure: the UI must learn that no computation is running any more
+            self.post_message(AnalysisDone(version, dynamics))
+
+    def on_analysis_done(self, message: AnalysisDone) -> None:
+        self._analysis_running = False
+        if message.version > self._analysed_version and message.dynamics is not None:
+            self._analysed_version = message.version
+            self.state.dynamics = message.dynamics
+            self.refresh_table()
+            self.query_one(ExampleDetail).shown = None  # the title shows the status
+            self._show_detail()
+        if self._analysis_pending:
+            self._request_analysis()
 
     def _sync_waiting(self) -> None:
         if self.state.history.n_steps == 0:

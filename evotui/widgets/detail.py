@@ -125,7 +125,7 @@ def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int
         forgets = int(dynamics.forget_count[index])
         if forgets:
             text.append(f" · forgotten {forgets}×", style="yellow")
-    exact = history.matrix("exact")[index] if history.n_steps else np.array([])
+    exact = history.series(index, "exact")  # O(steps): the full matrix would be O(examples x steps)
     present = exact[~np.isnan(exact)]
     text.append(f" · right at {int(present.sum())} of {present.size} snapshots", style="dim")
     text.append("   ")

@@ -40,7 +40,8 @@ from evotui.widgets.example_table import ExampleTable, SortRequested
 from evotui.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.widgets.metrics import MetricsBar
 from evotui.widgets.run_header import RunHeader
-from tracker.store import has_run_files
+from tracker.schema import Snapshot
+from tracker.store import SnapshotFile, has_run_files
 
 Clock = Callable[[], float]
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
@@ -75,8 +76,18 @@ def first_load(path: Path) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
+    newest: list[Snapshot] = []
+
+    def add(f: SnapshotFile, snapshot: Snapshot) -> None:
+        # Texts once, from the newest snapshot, rather than rewritten for every file.
+        history.add(snapshot, source=str(f.path), texts=False)
+        if not newest or snapshot.training_step >= newest[0].training_step:
+            newest[:] = [snapshot]
+
     with gc_paused():
-        result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+        result = tailer.poll(consume=add)
+    if newest:
+        history.set_texts(newest[0])
     return FirstLoad(tailer, result, history)
 
 

@@ -105,6 +105,7 @@ class MainScreen(Screen[None]):
         Binding("p", "move(-1)", "Previous example", show=False),
         Binding("escape", "step_out", "Back", show=False),
         Binding("question_mark", "app.help", "Help"),
+        Binding("e", "show_skipped", "Skipped files", show=False),
     ]
 
     def __init__(
@@ -378,6 +379,11 @@ class MainScreen(Screen[None]):
     def on_sort_requested(self, message: SortRequested) -> None:
         self.sort_by(message.key)
 
+    def action_show_skipped(self) -> None:
+        from evotui.screens.skipped import SkippedFilesScreen
+
+        self.app.push_screen(SkippedFilesScreen(self.state.errors))
+
     def action_move(self, delta: int) -> None:
         """Next/previous example, also while the detail pane is full height (the table hidden)."""
         self.query_one(ExampleTable).action_cursor(delta)
@@ -462,6 +468,7 @@ class EvotuiApp(App[None]):
                     f"Sort by {key}", f"Sort the table by {key}", lambda k=key: screen.sort_by(k, False)
                 )
             yield SystemCommand("Toggle detail pane", "Detail pane full height", screen.action_toggle_detail)
+            yield SystemCommand("Skipped files", "Files that could not be read, and why", screen.action_show_skipped)
 
 
 def make_app(path: str | Path, interval: float = 0.5, clock: Clock = time.time) -> EvotuiApp:

@@ -146,6 +146,10 @@ async def test_corrupt_file_is_skipped_counted_and_retried(tmp_path: Path) -> No
         (reason,) = app.screen.state.errors.values()
         assert reason.path == bad and "truncated" in reason.reason
         assert any("step_000500.json" in str(n.message) for n in app._notifications)
+        await pilot.press("e")  # the reason, on demand
+        await wait_for(pilot, lambda: "step_000500.json  truncated" in screen_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         # Fixed in place: read again, counted no more.
         snapshot = run.snapshot(3)
         snapshot.training_step = 500

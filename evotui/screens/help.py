@@ -23,6 +23,7 @@ HELP = """\
 | `n` / `p` | next / previous example (works with the detail pane full height) |
 | `tab` | next pane |
 | `esc` | step out: close, clear the filter, back to the run list |
+| `e` | the snapshot files that could not be read, and why |
 | `ctrl+p` | command palette |
 | `?` | this help · `q` quit |
 

@@ -96,7 +96,8 @@ class MainScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit"),
-        Binding("slash", "focus_filter", "Filter"),
+        # Priority: handled as the key arrives, so keys typed right after "/" already reach the filter.
+        Binding("slash", "focus_filter", "Filter", priority=True),
         Binding("f", "next_quick", "Quick filter"),
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
@@ -320,10 +321,17 @@ class MainScreen(Screen[None]):
         self.refresh_table()
         self._show_detail()
 
-    def refresh_table(self) -> None:
-        """Rows for the current filter, sort and step; the table keeps its selected example."""
+    def refresh_table(self, follow: bool = False) -> None:
+        """Rows for the current filter, sort and step; the table keeps its selected example.
+
+        ``follow``: the person changed the filter or the sort, so scroll to where the selected
+        example went. Live updates (``follow=False``) never move the view under the reader.
+        """
         self.rows = table_rows(self.state.history, self.state.dynamics, self.query_state)
-        self.query_one(ExampleTable).show(self.rows, self.state.history)
+        table = self.query_one(ExampleTable)
+        table.show(self.rows, self.state.history)
+        if follow:
+            table.scroll_to_cursor()
         self.query_one(FilterBar).show_count(len(self.rows), self.rows.total)
 
     def _show_detail(self) -> None:
@@ -341,23 +349,29 @@ class MainScreen(Screen[None]):
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_state.text = event.value
-        self.refresh_table()
+        self.refresh_table(follow=True)
 
     @on(Input.Submitted, "#filter-input")
     def _filter_submitted(self) -> None:
-        self.query_one(ExampleTable).focus()
+        self.set_focus(self.query_one(ExampleTable))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "/" is a priority binding (see BINDINGS); in the filter itself it is text: let it through.
+        if action == "focus_filter" and isinstance(self.focused, Input):
+            return False
+        return super().check_action(action, parameters)
 
     def action_focus_filter(self) -> None:
         field = self.query_one("#filter-input", Input)
         self._filter_before_edit = field.value
-        field.focus()
+        self.set_focus(field)
 
     def action_quick(self, key: str) -> None:
         if key not in dict(QUICK_FILTERS):
             return
         self.query_state.quick = key
         self.query_one(QuickFilters).show(key)
-        self.refresh_table()
+        self.refresh_table(follow=True)
 
     def action_next_quick(self) -> None:
         keys = [k for k, _ in QUICK_FILTERS]
@@ -367,7 +381,7 @@ class MainScreen(Screen[None]):
         if reverse is None:
             reverse = not self.query_state.reverse if key == self.query_state.sort else False
         self.query_state.sort, self.query_state.reverse = key, reverse
-        self.refresh_table()
+        self.refresh_table(follow=True)
 
     def action_next_sort(self) -> None:
         keys = list(COLUMN_KEYS)
@@ -393,9 +407,10 @@ class MainScreen(Screen[None]):
 
     def action_step_out(self) -> None:
         field = self.query_one("#filter-input", Input)
-        if field.has_focus:
+        print("ACTION focus_filter, focused:", self.focused)
+        if self.focused is field:
             field.value = self._filter_before_edit  # esc cancels the edit, like W&B's viewer
-            self.query_one(ExampleTable).focus()
+            self.set_focus(self.query_one(ExampleTable))
         elif self.has_class("detail-max"):
             self.remove_class("detail-max")
         elif self.query_state.text or self.query_state.quick != "all":

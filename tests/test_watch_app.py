@@ -259,3 +259,19 @@ async def test_header_live_stale_finished(tmp_path: Path, status: str) -> None:
         assert ("finished" if status == "finished" else "stale") in header
         assert "last 12 s ago" in header if status == "finished" else "last 1.0 h ago" in header
         assert not math.isnan(app.screen.state.history.summary_series()["accuracy"][-1])
+
+
+@sync
+async def test_keys_in_one_burst_after_slash_reach_the_filter(tmp_path: Path) -> None:
+    """A terminal may deliver "/12/3" in one read (fast typing, tmux send-keys): nothing is lost."""
+    from textual import events
+    from textual.widgets import Input
+
+    run = write_synthetic_run(tmp_path / "r", 5, 2)
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        for key, char in [("slash", "/"), ("1", "1"), ("2", "2"), ("slash", "/"), ("3", "3")]:
+            app.post_message(events.Key(key, char))
+        field = app.screen.query_one("#filter-input", Input)
+        await wait_for(pilot, lambda: field.value == "12/3")

@@ -165,7 +165,12 @@ class MainScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False, description="tail run directory")
     def _tail(self) -> None:
         worker = get_current_worker()
-        first = self.prefetch.result() if self.prefetch is not None else None
+        first: FirstLoad | None = None
+        if self.prefetch is not None:
+            try:
+                first = self.prefetch.result()
+            except Exception:  # the prefetch is an optimisation: on any failure, read again here
+                first = None
         tailer = first.tailer if first is not None else DirectoryTailer(self.path)
         history = first.history if first is not None else RunHistory()  # built here until handed over
         handed_over = False

@@ -56,6 +56,11 @@ async def test_snapshots_written_while_running_appear(tmp_path: Path) -> None:
         latest = run.snapshot(7).summary
         assert f"Accuracy {latest.accuracy * 100:.1f}%" in screen_lines(app)[1]
         assert any("new snapshot" in (n.title or "") for n in app._notifications)
+        # The dynamics (status column, quick filters) are recomputed in a thread for the new data.
+        from evotui.dynamics import compute_dynamics
+
+        expected = compute_dynamics(app.screen.state.history)
+        await wait_for(pilot, lambda: list(app.screen.state.dynamics.status) == list(expected.status))
 
 
 @sync

@@ -280,3 +280,34 @@ async def test_keys_in_one_burst_after_slash_reach_the_filter(tmp_path: Path) ->
             app.post_message(events.Key(key, char))
         field = app.screen.query_one("#filter-input", Input)
         await wait_for(pilot, lambda: field.value == "12/3")
+
+
+@sync
+async def test_live_snapshots_keep_selection_scroll_sort_and_filter(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "r", 200, 8, seed=8, upto=4, max_steps=70)
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 4)
+        screen = app.screen
+        table = screen.query_one(ExampleTable)
+        await pilot.press("slash", *"what is", "enter", "s", "s", "s", "s", "S")  # filter, sort by loss desc
+        await pilot.press(*["pagedown"] * 2, "down", "down")
+        await pilot.pause()
+        selected_id = screen.state.history.example_ids[table.selected_index]
+        scroll_y = table.scroll_offset.y
+        assert scroll_y > 0
+        store = SnapshotStore(tmp_path / "r", fsync=False)
+        for k in range(4, 8):
+            store.write(run.snapshot(k))
+        await wait_for(pilot, lambda: screen.state.history.n_steps == 8)
+        await pilot.pause(0.2)
+        assert screen.state.history.example_ids[table.selected_index] == selected_id
+        assert table.scroll_offset.y == scroll_y
+        assert (screen.query_state.text, screen.query_state.sort, screen.query_state.reverse) == (
+            "what is",
+            "loss",
+            True,
+        )
+        shown_losses = screen.rows.columns.loss[screen.rows.order]
+        assert np.all(np.diff(shown_losses[~np.isnan(shown_losses)]) <= 0)  # still sorted, on the new data
+        assert screen.rows.columns.step == 70

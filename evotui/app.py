@@ -106,7 +106,9 @@ class MainScreen(Screen[None]):
         Binding("p", "move(-1)", "Previous example", show=False),
         Binding("escape", "step_out", "Back", show=False),
         Binding("question_mark", "app.help", "Help"),
-        Binding("e", "show_skipped", "Skipped files", show=False),
+        # Keys left free for the dynamics screens: [ ] t m r c e.
+        Binding("w", "show_skipped", "Skipped files", show=False),
+        Binding("z", "toggle_table", "Table only", show=False),
     ]
 
     def __init__(
@@ -407,7 +409,13 @@ class MainScreen(Screen[None]):
         """Next/previous example, also while the detail pane is full height (the table hidden)."""
         self.query_one(ExampleTable).action_cursor(delta)
 
+    def action_toggle_table(self) -> None:
+        """The table full height (small terminals), and back."""
+        self.remove_class("detail-max")
+        self.toggle_class("table-max")
+
     def action_toggle_detail(self) -> None:
+        self.remove_class("table-max")
         self.toggle_class("detail-max")
 
     def action_step_out(self) -> None:
@@ -416,8 +424,8 @@ class MainScreen(Screen[None]):
         if self.focused is field:
             field.value = self._filter_before_edit  # esc cancels the edit, like W&B's viewer
             self.set_focus(self.query_one(ExampleTable))
-        elif self.has_class("detail-max"):
-            self.remove_class("detail-max")
+        elif self.has_class("detail-max") or self.has_class("table-max"):
+            self.remove_class("detail-max", "table-max")
         elif self.query_state.text or self.query_state.quick != "all":
             field.value = ""
             self.action_quick("all")

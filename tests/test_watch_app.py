@@ -135,6 +135,10 @@ async def test_selecting_a_row_updates_the_detail_pane(tmp_path: Path) -> None:
         assert not app.screen.query_one(ExampleTable).display
         await pilot.press("escape")
         assert app.screen.query_one(ExampleTable).display
+        await pilot.press("z")  # the other way round: the table alone
+        assert not detail.display and app.screen.query_one(ExampleTable).display
+        await pilot.press("escape")
+        assert detail.display
 
 
 @sync
@@ -151,7 +155,7 @@ async def test_corrupt_file_is_skipped_counted_and_retried(tmp_path: Path) -> No
         (reason,) = app.screen.state.errors.values()
         assert reason.path == bad and "truncated" in reason.reason
         assert any("step_000500.json" in str(n.message) for n in app._notifications)
-        await pilot.press("e")  # the reason, on demand
+        await pilot.press("w")  # the reason, on demand
         await wait_for(pilot, lambda: "step_000500.json  truncated" in screen_text(app))
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))

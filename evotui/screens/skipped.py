@@ -1,4 +1,4 @@
-"""`e`: the files that could not be read, each with its reason (they are retried when they change)."""
+"""`w`: the files that could not be read, each with its reason (they are retried when they change)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def skipped_text(errors: dict[Path, ReadError]) -> Text:
 
 
 class SkippedFilesScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,e", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,w", "close", "Close")]
 
     def __init__(self, errors: dict[Path, ReadError]) -> None:
         super().__init__()

@@ -33,7 +33,7 @@ from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse, analyse_columns
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
-from evotui.tail import DIR_OK, DirectoryTailer, PollResult, find_runs
+from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs
 from evotui.text import visible
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
@@ -72,7 +72,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def first_load(path: Path) -> FirstLoad:
+def first_load(path: Path, progress: LoadProgress | None = None) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
@@ -85,7 +85,7 @@ def first_load(path: Path) -> FirstLoad:
             newest[:] = [snapshot]
 
     with gc_paused():
-        result = tailer.poll(consume=add)
+        result = tailer.poll(consume=add, progress=progress)
     if newest:
         history.set_texts(newest[0])
     return FirstLoad(tailer, result, history)
@@ -118,6 +118,7 @@ class MainScreen(Screen[None]):
         clock: Clock = time.time,
         from_picker: bool = False,
         prefetch: Future[FirstLoad] | None = None,
+        progress: LoadProgress | None = None,
     ) -> None:
         super().__init__()
         self.prefetch = prefetch
@@ -126,6 +127,8 @@ class MainScreen(Screen[None]):
         self.clock = clock
         self.from_picker = from_picker
         self.state = RunState(path)
+        if progress is not None:
+            self.state.load = progress  # the prefetch thread counts its files there
         self.query_state = TableQuery()
         self.rows: TableRows | None = None
         self.selected: int | None = None
@@ -134,6 +137,7 @@ class MainScreen(Screen[None]):
         self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
         self._detail_timer: Timer | None = None
+        self._loading_timer: Timer | None = None
         self._analysis_running = False
         self._analysis_pending = False
         self._analysed_version = -1
@@ -154,6 +158,8 @@ class MainScreen(Screen[None]):
         self.query_one(ExampleTable).focus()
         self._update_header()
         self.set_interval(1.0, self._update_header)
+        # A faster header while a bulk load runs, so its file count moves.
+        self._loading_timer = self.set_interval(0.25, self._update_header)
         self._tail()
 
     def on_resize(self) -> None:
@@ -184,7 +190,10 @@ class MainScreen(Screen[None]):
                 result = tailer.poll()
             else:
                 with gc_paused():
-                    result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+                    result = tailer.poll(
+                        consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)),
+                        progress=self.state.load,
+                    )
             polls += 1
             if result.changed:
                 handing = dynamics = None
@@ -260,6 +269,9 @@ class MainScreen(Screen[None]):
         self._update_header()
         if state.history.n_steps:
             self.loaded = True
+            if self._loading_timer is not None:
+                self._loading_timer.stop()
+                self._loading_timer = None
 
     # -- training dynamics (thread) -----------------------------------------------------------------
     def _request_analysis(self) -> None:
@@ -445,16 +457,19 @@ class EvotuiApp(App[None]):
         self.clock = clock
         # Start reading a run right away, while Textual starts: the first screen comes sooner.
         self._prefetch: Future[FirstLoad] | None = None
+        self._progress = LoadProgress()
         if has_run_files(self.path):
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evotui-prefetch")
-            self._prefetch = executor.submit(first_load, self.path)
+            self._prefetch = executor.submit(first_load, self.path, self._progress)
             executor.shutdown(wait=False)
 
     def on_mount(self) -> None:
         if self._prefetch is None and self.path.is_dir() and self._has_subruns():
             self.show_run_picker(self.path)
         else:
-            self.push_screen(MainScreen(self.path, self.interval, self.clock, prefetch=self._prefetch))
+            self.push_screen(
+                MainScreen(self.path, self.interval, self.clock, prefetch=self._prefetch, progress=self._progress)
+            )
             self._prefetch = None
 
     def _has_subruns(self) -> bool:

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from evotui.history import RunHistory
-from evotui.tail import DIR_OK, parse_time
+from evotui.history import RunHistory, StepColumn
+from evotui.tail import DIR_OK, LoadProgress, parse_time
 from tracker.schema import RunManifest
 from tracker.store import ReadError
 
@@ -32,6 +32,29 @@ def analyse(history: RunHistory) -> Any | None:
     return compute_dynamics(history)
 
 
+def analyse_columns(steps: np.ndarray, columns: list[StepColumn], example_ids: list[str]) -> Any | None:
+    """Training dynamics from a run's step columns, safe to run in a thread.
+
+    The UI thread hands over the column objects (their arrays are never changed once added) and a
+    copy of the ids; the (N, K) matrices are built here, off the UI thread, so a new snapshot costs
+    the UI O(N + K) however long the run is.
+    """
+    if not columns:
+        return None
+    try:
+        from evotui.dynamics import dynamics_from_arrays
+    except ImportError:
+        return None
+    n = len(example_ids)
+    exact = np.full((n, len(columns)), np.nan)
+    loss = np.full((n, len(columns)), np.nan)
+    for k, column in enumerate(columns):
+        m = min(column.exact.shape[0], n)
+        exact[:m, k] = column.exact[:m]
+        loss[:m, k] = column.loss[:m]
+    return dynamics_from_arrays(steps, exact, loss, example_ids)
+
+
 @dataclass
 class RunState:
     path: Path
@@ -44,6 +67,7 @@ class RunState:
     dir_message: str = ""
     # Wall time a step's snapshot was written: its timestamp field, else its file's mtime.
     written_at: dict[int, float] = field(default_factory=dict)
+    load: LoadProgress = field(default_factory=LoadProgress)  # the first bulk read, for the header
 
     @property
     def name(self) -> str:
@@ -72,11 +96,11 @@ class RunState:
         return max(times) if times else None
 
     def status(self, now: float) -> str:
-        """waiting | live | stale | finished | failed | gone (the directory disappeared)."""
+        """waiting | loading | live | stale | finished | failed | gone (the directory disappeared)."""
         if self.dir_state and self.dir_state != DIR_OK and self.history.n_steps:
             return "gone"
         if self.history.n_steps == 0:
-            return "waiting"
+            return "loading" if self.load.active else "waiting"
         if self.manifest is not None and self.manifest.status in ("finished", "failed"):
             return self.manifest.status
         activity = self.last_activity()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,14 @@ def train_toy(
     resume_from_checkpoint: str | bool | None = None,
     save_steps: int | None = None,
     with_tracker: bool = True,
+    threads: int | None = None,
     **trainer_kwargs: Any,
 ) -> dict[str, Any]:
     """Train the toy model for ``steps`` steps, capturing ``n_examples`` examples into ``output_dir``.
 
     ``trainer_dir`` holds the Trainer's own files (checkpoints when ``save_steps`` is set); a temporary
-    directory by default. Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
+    directory by default. ``threads`` sets torch's thread count (1 is faster for this model on a busy
+    machine, e.g. next to the viewer). Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -54,6 +57,10 @@ def train_toy(
     from tracker.callback import EvolutionCallback
     from tracker.toy import PadCollator, ToyTrainDataset, addition_examples, build_char_tokenizer, build_tiny_llama
 
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     set_seed(seed)
     tokenizer = build_char_tokenizer()
     model = build_tiny_llama(tokenizer, hidden_size=hidden, seed=seed)
@@ -104,6 +111,11 @@ def train_toy(
     t0 = time.perf_counter()
     try:
         output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    except BaseException:
+        # on_train_end never comes: say in run.json that this run failed (or was stopped), then re-raise.
+        if callback is not None and callback.tracker is not None:
+            callback.tracker.close("failed")
+        raise
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -116,6 +128,10 @@ def train_toy(
     }
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tracker.toy_train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", required=True, type=Path, help="where the snapshots go")
@@ -125,20 +141,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--schedule", default=DEFAULT_SCHEDULE, help='"default", "every N" or "0,10,50,..."')
     parser.add_argument("--format", default="json", choices=["json", "msgpack"])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     schedule: Any = args.schedule
     if "," in schedule:
         schedule = [int(s) for s in schedule.split(",") if s.strip()]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    result = train_toy(
-        args.output_dir,
-        steps=args.steps,
-        n_examples=args.examples,
-        hidden=args.hidden,
-        seed=args.seed,
-        schedule=schedule,
-        snapshot_format=args.format,
-    )
+    # `evotui demo` stops this process with SIGTERM: end like Ctrl-C, so run.json says "failed", not "running".
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = train_toy(
+            args.output_dir,
+            steps=args.steps,
+            n_examples=args.examples,
+            hidden=args.hidden,
+            seed=args.seed,
+            schedule=schedule,
+            snapshot_format=args.format,
+            threads=args.threads,
+        )
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+        return 130
     print(f"trained {result['global_step']} steps in {result['seconds']:.1f} s; snapshots in {args.output_dir}")
     return 0
 

@@ -104,7 +104,10 @@ class MainScreen(Screen[None]):
         Binding("enter,d", "toggle_detail", "Detail"),
         Binding("n", "move(1)", "Next example", show=False),
         Binding("p", "move(-1)", "Previous example", show=False),
+        # Not priority: keys typed into the filter just before esc must reach it before esc resets it.
         Binding("escape", "step_out", "Back", show=False),
+        # Enter in the filter, handled as the key arrives (see "/"): the next keys go to the table.
+        Binding("enter", "submit_filter", "Apply filter", show=False, priority=True),
         Binding("question_mark", "app.help", "Help"),
         # Keys left free for the dynamics screens: [ ] t m r c e.
         Binding("w", "show_skipped", "Skipped files", show=False),
@@ -370,15 +373,16 @@ class MainScreen(Screen[None]):
         self.query_state.text = event.value
         self.refresh_table(follow=True)
 
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self) -> None:
-        self.set_focus(self.query_one(ExampleTable))
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # "/" is a priority binding (see BINDINGS); in the filter itself it is text: let it through.
         if action == "focus_filter" and isinstance(self.focused, Input):
             return False
+        if action == "submit_filter" and not isinstance(self.focused, Input):
+            return False  # enter elsewhere: the table's "enter" (detail pane)
         return super().check_action(action, parameters)
+
+    def action_submit_filter(self) -> None:
+        self.set_focus(self.query_one(ExampleTable))
 
     def action_focus_filter(self) -> None:
         field = self.query_one("#filter-input", Input)

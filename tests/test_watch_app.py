@@ -284,6 +284,14 @@ async def test_keys_in_one_burst_after_slash_reach_the_filter(tmp_path: Path) ->
             app.post_message(events.Key(key, char))
         field = app.screen.query_one("#filter-input", Input)
         await wait_for(pilot, lambda: field.value == "12/3")
+        # Text, enter and a key in one burst: the text reaches the filter, the key after enter goes
+        # to the table (here: f, the next quick filter).
+        await pilot.press("backspace", "backspace", "backspace")
+        for key, char in [("4", "4"), ("enter", "\r"), ("f", "f")]:
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: app.screen.query_state.quick == "wrong")
+        await wait_for(pilot, lambda: field.value == "14" and app.screen.query_state.text == "14")
+        assert app.screen.focused is app.screen.query_one(ExampleTable)
 
 
 @sync

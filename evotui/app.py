@@ -41,7 +41,7 @@ from evotui.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.widgets.metrics import MetricsBar
 from evotui.widgets.run_header import RunHeader
 from tracker.schema import Snapshot
-from tracker.store import SnapshotFile, has_run_files
+from tracker.store import ReadError, SnapshotFile, has_run_files
 
 Clock = Callable[[], float]
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
@@ -238,8 +238,11 @@ class MainScreen(Screen[None]):
         state.dir_state, state.dir_message = result.state, result.message
         if result.manifest_changed:
             manifest = result.manifest
-            state.manifest = manifest if manifest is not None and not hasattr(manifest, "reason") else None
-            state.manifest_error = manifest if manifest is not None and hasattr(manifest, "reason") else None
+            # A bad run.json loses nothing: the last good manifest stays, and the error is shown.
+            if isinstance(manifest, ReadError):
+                state.manifest_error = manifest
+            else:
+                state.manifest, state.manifest_error = manifest, None
         state.errors = result.errors
         for error in result.failed:
             self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
@@ -419,7 +422,10 @@ class MainScreen(Screen[None]):
     def action_show_skipped(self) -> None:
         from evotui.screens.skipped import SkippedFilesScreen
 
-        self.app.push_screen(SkippedFilesScreen(self.state.errors))
+        errors = dict(self.state.errors)
+        if self.state.manifest_error is not None:
+            errors[self.state.manifest_error.path] = self.state.manifest_error
+        self.app.push_screen(SkippedFilesScreen(errors))
 
     def action_move(self, delta: int) -> None:
         """Next/previous example, also while the detail pane is full height (the table hidden)."""

@@ -155,8 +155,12 @@ async def test_corrupt_file_is_skipped_counted_and_retried(tmp_path: Path) -> No
         (reason,) = app.screen.state.errors.values()
         assert reason.path == bad and "truncated" in reason.reason
         assert any("step_000500.json" in str(n.message) for n in app._notifications)
-        await pilot.press("w")  # the reason, on demand
+        (tmp_path / "r" / "run.json").write_text("{not json")
+        await wait_for(pilot, lambda: "run.json unreadable" in screen_lines(app)[0])
+        assert "finished" in screen_lines(app)[0]  # the last good run.json is kept
+        await pilot.press("w")  # the reasons, on demand
         await wait_for(pilot, lambda: "step_000500.json  truncated" in screen_text(app))
+        assert "run.json  not valid" in screen_text(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         # Fixed in place: read again, counted no more.

@@ -33,7 +33,7 @@ from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse, analyse_columns
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
-from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs
+from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs, summary_problem
 from evotui.text import visible
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
@@ -76,18 +76,22 @@ def first_load(path: Path, progress: LoadProgress | None = None) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
-    newest: list[Snapshot] = []
+    newest: list[tuple[SnapshotFile, Snapshot]] = []
 
     def add(f: SnapshotFile, snapshot: Snapshot) -> None:
         # Texts once, from the newest snapshot, rather than rewritten for every file.
         history.add(snapshot, source=str(f.path), texts=False)
-        if not newest or snapshot.training_step >= newest[0].training_step:
-            newest[:] = [snapshot]
+        if not newest or snapshot.training_step >= newest[0][1].training_step:
+            newest[:] = [(f, snapshot)]
 
     with gc_paused():
         result = tailer.poll(consume=add, progress=progress)
     if newest:
-        history.set_texts(newest[0])
+        f, snapshot = newest[0]
+        history.set_texts(snapshot)
+        problem = summary_problem(snapshot)  # the newest file only: the check is O(rows)
+        if problem:
+            result.warnings[f.path] = problem
     return FirstLoad(tailer, result, history)
 
 
@@ -244,6 +248,9 @@ class MainScreen(Screen[None]):
             else:
                 state.manifest, state.manifest_error = manifest, None
         state.errors = result.errors
+        for f, _ in result.loaded:
+            state.warnings.pop(f.path, None)  # a rewritten file is judged again below
+        state.warnings.update(result.warnings)
         for error in result.failed:
             self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
         first_load = message.history is not None
@@ -425,7 +432,7 @@ class MainScreen(Screen[None]):
         errors = dict(self.state.errors)
         if self.state.manifest_error is not None:
             errors[self.state.manifest_error.path] = self.state.manifest_error
-        self.app.push_screen(SkippedFilesScreen(errors))
+        self.app.push_screen(SkippedFilesScreen(errors, self.state.warnings))
 
     def action_move(self, delta: int) -> None:
         """Next/previous example, also while the detail pane is full height (the table hidden)."""

@@ -33,7 +33,7 @@ from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse, analyse_columns
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
-from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs
+from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs, summary_problem
 from evotui.text import visible
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
@@ -41,7 +41,7 @@ from evotui.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.widgets.metrics import MetricsBar
 from evotui.widgets.run_header import RunHeader
 from tracker.schema import Snapshot
-from tracker.store import SnapshotFile, has_run_files
+from tracker.store import ReadError, SnapshotFile, has_run_files
 
 Clock = Callable[[], float]
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
@@ -76,18 +76,22 @@ def first_load(path: Path, progress: LoadProgress | None = None) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
-    newest: list[Snapshot] = []
+    newest: list[tuple[SnapshotFile, Snapshot]] = []
 
     def add(f: SnapshotFile, snapshot: Snapshot) -> None:
         # Texts once, from the newest snapshot, rather than rewritten for every file.
         history.add(snapshot, source=str(f.path), texts=False)
-        if not newest or snapshot.training_step >= newest[0].training_step:
-            newest[:] = [snapshot]
+        if not newest or snapshot.training_step >= newest[0][1].training_step:
+            newest[:] = [(f, snapshot)]
 
     with gc_paused():
         result = tailer.poll(consume=add, progress=progress)
     if newest:
-        history.set_texts(newest[0])
+        f, snapshot = newest[0]
+        history.set_texts(snapshot)
+        problem = summary_problem(snapshot)  # the newest file only: the check is O(rows)
+        if problem:
+            result.warnings[f.path] = problem
     return FirstLoad(tailer, result, history)
 
 
@@ -104,7 +108,10 @@ class MainScreen(Screen[None]):
         Binding("enter,d", "toggle_detail", "Detail"),
         Binding("n", "move(1)", "Next example", show=False),
         Binding("p", "move(-1)", "Previous example", show=False),
+        # Not priority: keys typed into the filter just before esc must reach it before esc resets it.
         Binding("escape", "step_out", "Back", show=False),
+        # Enter in the filter, handled as the key arrives (see "/"): the next keys go to the table.
+        Binding("enter", "submit_filter", "Apply filter", show=False, priority=True),
         Binding("question_mark", "app.help", "Help"),
         # Keys left free for the dynamics screens: [ ] t m r c e.
         Binding("w", "show_skipped", "Skipped files", show=False),
@@ -235,9 +242,15 @@ class MainScreen(Screen[None]):
         state.dir_state, state.dir_message = result.state, result.message
         if result.manifest_changed:
             manifest = result.manifest
-            state.manifest = manifest if manifest is not None and not hasattr(manifest, "reason") else None
-            state.manifest_error = manifest if manifest is not None and hasattr(manifest, "reason") else None
+            # A bad run.json loses nothing: the last good manifest stays, and the error is shown.
+            if isinstance(manifest, ReadError):
+                state.manifest_error = manifest
+            else:
+                state.manifest, state.manifest_error = manifest, None
         state.errors = result.errors
+        for f, _ in result.loaded:
+            state.warnings.pop(f.path, None)  # a rewritten file is judged again below
+        state.warnings.update(result.warnings)
         for error in result.failed:
             self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
         first_load = message.history is not None
@@ -370,15 +383,16 @@ class MainScreen(Screen[None]):
         self.query_state.text = event.value
         self.refresh_table(follow=True)
 
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self) -> None:
-        self.set_focus(self.query_one(ExampleTable))
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # "/" is a priority binding (see BINDINGS); in the filter itself it is text: let it through.
         if action == "focus_filter" and isinstance(self.focused, Input):
             return False
+        if action == "submit_filter" and not isinstance(self.focused, Input):
+            return False  # enter elsewhere: the table's "enter" (detail pane)
         return super().check_action(action, parameters)
+
+    def action_submit_filter(self) -> None:
+        self.set_focus(self.query_one(ExampleTable))
 
     def action_focus_filter(self) -> None:
         field = self.query_one("#filter-input", Input)
@@ -415,7 +429,10 @@ class MainScreen(Screen[None]):
     def action_show_skipped(self) -> None:
         from evotui.screens.skipped import SkippedFilesScreen
 
-        self.app.push_screen(SkippedFilesScreen(self.state.errors))
+        errors = dict(self.state.errors)
+        if self.state.manifest_error is not None:
+            errors[self.state.manifest_error.path] = self.state.manifest_error
+        self.app.push_screen(SkippedFilesScreen(errors, self.state.warnings))
 
     def action_move(self, delta: int) -> None:
         """Next/previous example, also while the detail pane is full height (the table hidden)."""

@@ -242,7 +242,10 @@ class EvolutionTracker:
         if self.is_writer:
             in_use = self._lock_directory()
             claim = (in_use, None) if in_use else (None, self._claim_directory(step, resume))
-        in_use, recorded_ids = self._broadcast(claim)
+        # Every rank must agree on what is already captured: a rank that skips a capture the others make
+        # would leave them waiting in a collective.
+        in_use, recorded_ids, captured = self._broadcast((*claim, sorted(self.captured_steps)))
+        self.captured_steps.update(captured)
         if in_use:
             # Another live run writes there: archiving its files under it, or writing beside them, would
             # mix two runs. This run trains on untracked; every rank knows (captures are collective).

@@ -112,6 +112,10 @@ class EvolutionCallback(TrainerCallback):
         self.tracker.start(state.global_step, resume=resuming, max_steps=state.max_steps, examples=self.examples)
         if resuming:
             logger.info("resuming at step %d: no new baseline", state.global_step)
+            # The checkpoint's own snapshot may be missing: the crash came between the checkpoint and the
+            # writer thread's write. The model now holds the checkpoint's weights: capture it again (a no-op
+            # when the step is off-schedule or its snapshot is on disk).
+            self._capture(state, kwargs, state.global_step)
             return
         self._capture(state, kwargs, 0, force=True)
 

@@ -13,6 +13,7 @@ This module imports only msgspec: the viewer reads the format on machines withou
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -101,12 +102,33 @@ snapshot_msgpack_decoder = msgspec.msgpack.Decoder(Snapshot)
 manifest_json_decoder = msgspec.json.Decoder(RunManifest)
 
 
+# A Python str can hold lone surrogates (json.loads("\\ud800") makes one) that UTF-8 cannot encode.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_surrogates(v) for v in value]
+    return value
+
+
 def encode_snapshot(snapshot: Snapshot, fmt: Literal["json", "msgpack"] = "json") -> bytes:
+    """Encode a snapshot. Lone surrogates in its text become U+FFFD rather than failing the capture."""
     if fmt == "json":
-        return json_encoder.encode(snapshot)
-    if fmt == "msgpack":
-        return msgpack_encoder.encode(snapshot)
-    raise ValueError(f"unknown snapshot format {fmt!r} (expected 'json' or 'msgpack')")
+        encoder: msgspec.json.Encoder | msgspec.msgpack.Encoder = json_encoder
+    elif fmt == "msgpack":
+        encoder = msgpack_encoder
+    else:
+        raise ValueError(f"unknown snapshot format {fmt!r} (expected 'json' or 'msgpack')")
+    try:
+        return encoder.encode(snapshot)
+    except UnicodeEncodeError:
+        # Rare (a dataset with an escaped lone surrogate): pay for a sanitised copy only then.
+        return encoder.encode(_without_surrogates(msgspec.to_builtins(snapshot)))
 
 
 def decode_snapshot(data: bytes, fmt: Literal["json", "msgpack"] = "json") -> Snapshot:

@@ -19,6 +19,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,13 +42,18 @@ Format = Literal["json", "msgpack"]
 MANIFEST_NAME = "run.json"
 ARCHIVE_DIR = "archive"
 SNAPSHOT_NAME = re.compile(r"^step_(\d{1,12})\.(json|msgpack)$")
+# The largest step a file name can carry (12 digits): a larger one would be written under a name no
+# reader lists, so it is refused on both sides.
+MAX_STEP = 10**12 - 1
 # A snapshot larger than this is refused unread: a 10,000-example snapshot is ~10 MB.
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+# run.json holds the example ids (~200 kB for 10,000 examples): anything near this is not a manifest.
+MANIFEST_MAX_BYTES = 64 * 1024 * 1024
 
 
 def snapshot_filename(step: int, fmt: Format = "json") -> str:
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
+    if not 0 <= step <= MAX_STEP:
+        raise ValueError(f"step must be in 0..{MAX_STEP:,}, got {step}")
     if fmt not in ("json", "msgpack"):
         raise ValueError(f"unknown snapshot format {fmt!r}")
     return f"step_{step:06d}.{fmt}"
@@ -118,6 +124,10 @@ def _describe_decode_error(exc: Exception) -> str:
     text = str(exc)
     if isinstance(exc, msgspec.ValidationError):
         return f"wrong shape: {text}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"invalid UTF-8 text: {text}"
+    if isinstance(exc, RecursionError):
+        return "not valid: nested too deeply"
     if "truncated" in text.lower() or "unexpected end" in text.lower():
         return f"truncated: {text}"
     return f"not valid: {text}"
@@ -137,8 +147,8 @@ def decode_snapshot_bytes(data: bytes, fmt: Format, path: Path) -> Snapshot | Re
             f"schema version {snapshot.schema_version} is newer than this reader knows ({SCHEMA_VERSION}):"
             " upgrade evotui",
         )
-    if snapshot.training_step < 0:
-        return ReadError(path, f"negative training_step {snapshot.training_step}")
+    if not 0 <= snapshot.training_step <= MAX_STEP:
+        return ReadError(path, f"training_step {snapshot.training_step} is out of range 0..{MAX_STEP:,}")
     if snapshot.summary is None:
         from tracker.scoring import summarize  # rapidfuzz is only needed for files without a summary
 
@@ -146,25 +156,56 @@ def decode_snapshot_bytes(data: bytes, fmt: Format, path: Path) -> Snapshot | Re
     return snapshot
 
 
-def read_snapshot(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> Snapshot | ReadError:
-    """Read one snapshot file. Returns a Snapshot, or a ReadError naming the file and the reason."""
-    path = Path(path)
-    parsed = parse_snapshot_filename(path.name)
-    fmt: Format = parsed[1] if parsed else ("msgpack" if path.suffix == ".msgpack" else "json")
+def _read_regular_file(path: Path, max_bytes: int) -> bytes | ReadError:
+    """The bytes of a regular file of at most ``max_bytes``, or a ReadError; never blocks, never slurps.
+
+    O_NONBLOCK: opening a FIFO named like a snapshot would otherwise wait forever for a writer.
+    The fstat check refuses FIFOs, devices (a link to /dev/zero is endless) and directories.
+    """
     try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > max_bytes:
-                return ReadError(path, f"too large: {size:,} bytes (the limit is {max_bytes:,}); not read")
-            # Read at most one byte more than the limit: a file growing under us is not read whole.
-            data = fh.read(max_bytes + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
         return ReadError(path, "is a directory")
     except OSError as exc:
         return ReadError(path, f"cannot read: {exc.strerror or exc}")
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return ReadError(path, "is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            return ReadError(path, "not a regular file (a pipe, socket or device); not read")
+        if st.st_size > max_bytes:
+            return ReadError(path, f"too large: {st.st_size:,} bytes (the limit is {max_bytes:,}); not read")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            # Read at most one byte more than the limit: a file growing under us is not read whole.
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return ReadError(path, f"cannot read: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         return ReadError(path, f"too large: over {max_bytes:,} bytes; not read")
-    return decode_snapshot_bytes(data, fmt, path)
+    return data
+
+
+def read_snapshot(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> Snapshot | ReadError:
+    """Read one snapshot file. Returns a Snapshot, or a ReadError naming the file and the reason.
+
+    A file whose name says one step and whose content another is refused: trusting either would put
+    a snapshot at a step where the directory listing does not have it (or hide another file's).
+    """
+    path = Path(path)
+    parsed = parse_snapshot_filename(path.name)
+    fmt: Format = parsed[1] if parsed else ("msgpack" if path.suffix == ".msgpack" else "json")
+    data = _read_regular_file(path, max_bytes)
+    if isinstance(data, ReadError):
+        return data
+    result = decode_snapshot_bytes(data, fmt, path)
+    if parsed is not None and isinstance(result, Snapshot) and result.training_step != parsed[0]:
+        return ReadError(
+            path, f"file name says step {parsed[0]} but it holds training_step {result.training_step}; not used"
+        )
+    return result
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, fsync: bool = True) -> None:
@@ -217,17 +258,16 @@ def write_snapshot(
 def read_manifest(directory: str | os.PathLike[str]) -> RunManifest | ReadError | None:
     """run.json of a run directory: a RunManifest, a ReadError, or None when there is none."""
     path = Path(directory) / MANIFEST_NAME
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except OSError as exc:
-        return ReadError(path, f"cannot read: {exc.strerror or exc}")
+    data = _read_regular_file(path, MANIFEST_MAX_BYTES)
+    if isinstance(data, ReadError):
+        return None if not os.path.lexists(path) else data  # removed between the two calls: none
     if not data:
         return ReadError(path, "empty file")
     try:
         manifest = decode_manifest(data)
-    except (msgspec.DecodeError, UnicodeDecodeError, ValueError) as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         return ReadError(path, _describe_decode_error(exc))
     if manifest.schema_version > SCHEMA_VERSION:
         return ReadError(path, f"schema version {manifest.schema_version} is newer than this reader knows")

@@ -40,10 +40,17 @@ from tracker.schema import ExampleResult, RunManifest, RunStatus, Snapshot
 from tracker.scoring import Normalizer, get_normalizer, score, summarize
 from tracker.store import ARCHIVE_DIR, Format, SnapshotStore, list_snapshot_files, utc_now_iso
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs are not kept apart by a lock
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger("tracker")
 
 DEFAULT_HEARTBEAT_SECONDS = 5.0
 SNAPSHOTS_SUBDIR = Path("data") / "evolution_snapshots"
+# Held (flock) by the live tracker writing a directory; a dot-file, so readers and archiving ignore it.
+LOCK_NAME = ".evotui.lock"
 
 
 def _tracker_version() -> str:
@@ -177,6 +184,7 @@ class EvolutionTracker:
         self._last_heartbeat = 0.0
         self.captured_steps: set[int] = set()
         self._disabled: str | None = None
+        self._lock_fd: int | None = None
         # Seconds the writer thread spent on the last snapshot (score, summarise, encode, write): for bench/.
         self.last_write_seconds: float | None = None
         self.last_eval_seconds: float | None = None  # model compute of the last capture, on the training thread
@@ -230,13 +238,20 @@ class EvolutionTracker:
             self._manifest.created_at = utc_now_iso()
         # Bad examples fail here, before the directory is touched (nothing archived for a run that never starts).
         first = self._load_first(self._examples_source) if self._examples_source is not None else None
-        recorded_ids: list[str] | None = None
+        claim: tuple[str | None, list[str] | None] = (None, None)
         if self.is_writer:
-            recorded_ids = self._claim_directory(step, resume)
+            in_use = self._lock_directory()
+            claim = (in_use, None) if in_use else (None, self._claim_directory(step, resume))
         # Every rank must agree on what is already captured: a rank that skips a capture the others make
         # would leave them waiting in a collective.
-        recorded_ids, captured = self._broadcast((recorded_ids, sorted(self.captured_steps)))
+        in_use, recorded_ids, captured = self._broadcast((*claim, sorted(self.captured_steps)))
         self.captured_steps.update(captured)
+        if in_use:
+            # Another live run writes there: archiving its files under it, or writing beside them, would
+            # mix two runs. This run trains on untracked; every rank knows (captures are collective).
+            logger.error("evolution tracker disabled: %s", in_use)
+            self._disabled = in_use
+            return
         if self._examples_source is not None:
             self._set_examples(self._examples_source, recorded_ids, first)
         self._started = True
@@ -351,8 +366,12 @@ class EvolutionTracker:
         writer thread), with this tracker's normaliser. Never raises.
         """
         try:
+            if self._disabled or self._closed:
+                return
             if not self._started:
                 self.start(step)
+                if self._disabled:
+                    return
             if not self.is_writer:
                 return
             known = {e.example_id: e for e in self._examples or []}
@@ -428,6 +447,7 @@ class EvolutionTracker:
         self._queue.put(_STOP)
         if self._thread is not None:
             self._thread.join()
+        self._unlock_directory()
         atexit.unregister(self._atexit)
 
     def __enter__(self) -> EvolutionTracker:
@@ -513,6 +533,51 @@ class EvolutionTracker:
         return box[0]
 
     # ------------------------------------------------------------------ directory
+
+    def _lock_directory(self) -> str | None:
+        """Hold an exclusive lock on the directory for this run's life: None, or why another run holds it.
+
+        A lock rather than run.json: a crashed run's run.json says "running" forever, while the kernel
+        drops a dead process's lock at once (even after SIGKILL), so only a live writer keeps others out.
+        """
+        if fcntl is None:
+            return None
+        self.store.ensure()
+        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown"
+            os.close(fd)
+            hint = "call close() on the earlier tracker" if f"pid {os.getpid()} " in holder else "stop it"
+            return (
+                f"{self.directory} is being written by another live run ({holder}); this run's snapshots"
+                f" are not written: give it another output_dir, or {hint}"
+            )
+        except OSError:  # a filesystem without locks: carry on unprotected, as before
+            os.close(fd)
+            return None
+        with self._lock:
+            holder = f"run {self._manifest.run_id} pid {os.getpid()} on {self._manifest.hostname}"
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder.encode() + b"\n", 0)
+        self._lock_fd = fd
+        self._remove_stale_temp_files()
+        return None
+
+    def _remove_stale_temp_files(self) -> None:
+        # With the lock held no other tracker writes here: a temp file is what a killed writer left.
+        for path in self.directory.glob(".*.tmp-*"):
+            try:
+                path.unlink()
+                logger.info("removed %s, left by a writer that was killed mid-write", path.name)
+            except OSError:
+                pass
+
+    def _unlock_directory(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
 
     def _claim_directory(self, step: int, resume: bool | None) -> list[str] | None:
         """Resume the run in the directory or move it to archive/. Returns the example ids to keep, if resuming."""

@@ -1,0 +1,39 @@
+"""The filter line: a live text filter, the quick filters, and "N of M shown"."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Input, Static
+
+from evotui.table_data import QUICK_FILTERS
+
+SHORT_LABELS = {"wrong": "wrong", "forgotten": "forgot", "never": "never"}
+
+
+class QuickFilters(Static):
+    """``[all] wrong now forgotten never right``: click one, or press ``f`` to cycle."""
+
+    def show(self, current: str) -> None:
+        parts = []
+        narrow = self.app.size.width < 100
+        for key, label in QUICK_FILTERS:
+            if narrow:
+                label = SHORT_LABELS.get(key, label)
+            # Labels are ours, not file text: markup is safe here.
+            if key == current:
+                parts.append(f"[@click=screen.quick('{key}')][reverse bold] {label} [/][/]")
+            else:
+                parts.append(f"[@click=screen.quick('{key}')] {label} [/]")
+        self.update("".join(parts))
+
+
+class FilterBar(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="/ filter", id="filter-input")
+        yield QuickFilters(id="quick-filters")
+        yield Static("", id="shown-count")
+
+    def show_count(self, shown: int, total: int) -> None:
+        # Fixed width in the stylesheet, so no layout pass per keystroke.
+        self.query_one("#shown-count", Static).update(f"{shown:,} of {total:,} shown", layout=False)

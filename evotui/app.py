@@ -259,6 +259,9 @@ class MainScreen(Screen[None]):
             assert message.history is not None
             state.history, state.dynamics = message.history, message.dynamics
             self._analysed_version = state.history.version
+            # The loaded run lives as long as the app: keep it out of every later full collection
+            # (measured: 0.2 s per full GC on 500 x 10,000, landing on random keystrokes).
+            gc.freeze()
         else:
             for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
                 added = state.history.add(snapshot, source=str(f.path))

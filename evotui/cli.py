@@ -52,3 +52,56 @@ def watch(directory: Path, interval: float) -> None:
     from evotui.app import make_app  # textual is imported only for the command that needs it
 
     make_app(directory, interval=interval).run()
+
+
+@main.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the run's snapshots go (must be new or empty). Default: data/evolution_snapshots/demo-<time>.",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps.  [default: 2000]")
+@click.option(
+    "--examples", type=click.IntRange(1, 441), default=None, help="Examples tracked (of 441 sums).  [default: 100]"
+)
+@click.option("--no-watch", is_flag=True, help="Only train (output on this terminal); watch later with evotui watch.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True, help="Viewer poll, s.")
+def demo(directory: Path | None, steps: int | None, examples: int | None, no_watch: bool, interval: float) -> None:
+    """Train a tiny model on "What is A+B?" in the background and watch it learn, live.
+
+    Nothing is downloaded: a 2-layer Llama and a character tokenizer are built from a config. Needs the
+    training extra (torch, transformers, accelerate).
+    """
+    from evotui import demo as demo_mod
+
+    try:
+        plan = demo_mod.plan_demo(
+            directory,
+            steps=steps or demo_mod.DEFAULT_STEPS,
+            examples=examples or demo_mod.DEFAULT_EXAMPLES,
+        )
+    except demo_mod.DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f'evotui demo: a tiny Llama learns "What is A+B?" for {plan.steps} steps, '
+        f"{plan.examples} examples tracked ({plan.schedule})."
+    )
+    click.echo(f"snapshots: {plan.directory}   training log: {plan.log_path}")
+    if no_watch:
+        code = demo_mod.run_training_foreground(plan)
+        click.echo(f"done (exit {code}). Watch it: evotui watch {plan.directory}")
+        raise SystemExit(code)
+    from evotui.app import make_app
+
+    proc = demo_mod.start_training(plan)
+    try:
+        make_app(plan.directory, interval=interval).run()
+    finally:
+        code = demo_mod.stop_training(proc)
+    if code not in (0, 130, -15):  # 130 / -15: stopped by us when the viewer closed
+        click.echo(f"training exited with code {code}; the end of {plan.log_path}:", err=True)
+        click.echo(demo_mod.log_tail(plan.log_path), err=True)
+    state = "finished" if code == 0 else "stopped when the viewer closed"
+    click.echo(f"training {state}. The snapshots stay in {plan.directory}: evotui watch {plan.directory}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import click
 
 from evotui import __version__
@@ -11,6 +14,44 @@ from evotui import __version__
 @click.version_option(__version__, prog_name="evotui")
 def main() -> None:
     """See what your language model is learning, example by example, live in the terminal."""
+
+
+def check_watch_path(path: Path) -> str | None:
+    """Why ``path`` cannot be watched, or None. A missing path is fine: the app waits for it."""
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f"{path} is a file, not a directory: give the run directory that holds the step_*.json files"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return f"{path} cannot be read (permission denied)"
+    try:
+        with os.scandir(path):
+            pass
+    except OSError as exc:
+        return f"{path} cannot be read: {exc.strerror or exc}"
+    return None
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two looks at the directory.",
+)
+def watch(directory: Path, interval: float) -> None:
+    """Watch a run directory (or a directory of runs) live.
+
+    DIRECTORY may not exist yet: the viewer waits for the first snapshot.
+    """
+    problem = check_watch_path(directory)
+    if problem is not None:
+        raise click.ClickException(problem)
+    from evotui.app import make_app  # textual is imported only for the command that needs it
+
+    make_app(directory, interval=interval).run()
 
 
 @main.command()

@@ -1,0 +1,333 @@
+"""The Textual app: ``make_app(path)`` builds it for the CLI and for the tests.
+
+Screens: ``MainScreen`` (one run: header, metrics, filter bar, example table, detail pane),
+``RunPickerScreen`` (a directory of runs), ``WaitingScreen`` (no snapshot yet), ``HelpScreen``.
+The tailing runs in a thread worker of the main screen and reports only through ``TailUpdate``
+messages; everything else happens on the UI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+from textual.worker import get_current_worker
+
+from evotui.history import RunHistory
+from evotui.messages import ExampleSelected, TailUpdate
+from evotui.run_state import RunState, analyse
+from evotui.screens.help import HelpScreen
+from evotui.screens.run_picker import RunPickerScreen
+from evotui.screens.waiting import WaitingScreen
+from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
+from evotui.tail import DIR_OK, DirectoryTailer, find_runs
+from evotui.widgets.detail import ExampleDetail
+from evotui.widgets.example_table import ExampleTable, SortRequested
+from evotui.widgets.filter_bar import FilterBar, QuickFilters
+from evotui.widgets.metrics import MetricsBar
+from evotui.widgets.run_header import RunHeader
+
+Clock = Callable[[], float]
+
+
+class MainScreen(Screen[None]):
+    """One run, followed live."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "app.quit", "Quit"),
+        Binding("slash", "focus_filter", "Filter"),
+        Binding("f", "next_quick", "Quick filter"),
+        Binding("s", "next_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("enter,d", "toggle_detail", "Detail"),
+        Binding("escape", "step_out", "Back", show=False),
+        Binding("question_mark", "app.help", "Help"),
+    ]
+
+    def __init__(self, path: Path, interval: float = 0.5, clock: Clock = time.time, from_picker: bool = False) -> None:
+        super().__init__()
+        self.path = path
+        self.interval = interval
+        self.clock = clock
+        self.from_picker = from_picker
+        self.state = RunState(path)
+        self.query_state = TableQuery()
+        self.rows: TableRows | None = None
+        self.selected: int | None = None
+        self._filter_before_edit = ""
+        self._stop = threading.Event()
+        self._consumed = threading.Event()
+        self._waiting: WaitingScreen | None = None
+        self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="run-header")
+        yield MetricsBar(id="metrics")
+        yield FilterBar(id="filter-bar")
+        yield ExampleTable(id="examples")
+        yield ExampleDetail(id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(QuickFilters).show(self.query_state.quick)
+        self.query_one(ExampleTable).focus()
+        self._update_header()
+        self.set_interval(1.0, self._update_header)
+        self._tail()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self._consumed.set()
+
+    # -- tailing (thread) ----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="tail", exit_on_error=False, description="tail run directory")
+    def _tail(self) -> None:
+        worker = get_current_worker()
+        tailer = DirectoryTailer(self.path)
+        handed_over = False
+        polls = 0
+        while not worker.is_cancelled and not self._stop.is_set():
+            result = tailer.poll()
+            polls += 1
+            if result.changed:
+                history = dynamics = None
+                if not handed_over and result.loaded:
+                    # The first batch (maybe hundreds of files) is built here, off the UI thread.
+                    history = RunHistory()
+                    for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
+                        history.add(snapshot, source=str(f.path))
+                    dynamics = analyse(history)
+                    handed_over = True
+                self._consumed.clear()
+                self.post_message(TailUpdate(result, history, dynamics))
+                # Back-pressure: a busy UI slows the poller down instead of queueing batches.
+                while not self._consumed.wait(0.1):
+                    if worker.is_cancelled or self._stop.is_set():
+                        return
+            elif (
+                not handed_over
+                and not self.from_picker
+                and result.state == DIR_OK
+                and result.files_seen == 0
+                and polls % 4 == 1
+                and find_runs(self.path)
+            ):
+                # An empty DIR where runs appear in subdirectories: it is a directory of runs.
+                self.app.call_from_thread(self.app.show_run_picker, self.path)  # type: ignore[attr-defined]
+                return
+            self._stop.wait(self.interval)
+
+    def on_tail_update(self, message: TailUpdate) -> None:
+        try:
+            self._apply(message)
+        finally:
+            self._consumed.set()
+
+    def _apply(self, message: TailUpdate) -> None:
+        result, state = message.result, self.state
+        state.dir_state, state.dir_message = result.state, result.message
+        if result.manifest_changed:
+            manifest = result.manifest
+            state.manifest = manifest if manifest is not None and not hasattr(manifest, "reason") else None
+            state.manifest_error = manifest if manifest is not None and hasattr(manifest, "reason") else None
+        state.errors = result.errors
+        for error in result.failed:
+            self.notify(f"skipped {error}", title="unreadable snapshot", severity="warning", markup=False)
+        first_load = message.history is not None
+        new_steps: list[int] = []
+        if first_load:
+            assert message.history is not None
+            state.history, state.dynamics = message.history, message.dynamics
+        else:
+            for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
+                added = state.history.add(snapshot, source=str(f.path))
+                if not added.replaced:
+                    new_steps.append(added.step)
+            for step in result.removed_steps:
+                state.history.remove_step(step)
+                state.written_at.pop(step, None)
+            if result.loaded or result.removed_steps:
+                state.dynamics = analyse(state.history)
+        for f, snapshot in result.loaded:
+            state.note_written(snapshot.training_step, snapshot.timestamp, f.mtime_ns)
+        self._sync_waiting()
+        if result.loaded or result.removed_steps or first_load:
+            self.refresh_data()
+            if new_steps and state.history.latest_step in new_steps:
+                self._announce_snapshot(state.history.latest_step)
+        self._update_header()
+        if state.history.n_steps:
+            self.loaded = True
+
+    def _sync_waiting(self) -> None:
+        if self.state.history.n_steps == 0:
+            if self._waiting is None:
+                self._waiting = WaitingScreen(str(self.path))
+                self.app.push_screen(self._waiting)
+            self._waiting.show_state(self.state.dir_state, self.state.dir_message)
+        elif self._waiting is not None:
+            if self.app.screen is self._waiting:
+                self.app.pop_screen()
+            self._waiting = None
+
+    def _announce_snapshot(self, step: int | None) -> None:
+        if step is None:
+            return
+        change = self.state.summary_change()
+        forgotten = self.state.newly_forgotten(step)
+        parts = [f"step {step:,}"]
+        if change is not None:
+            acc, delta = change
+            arrow = "▲" if delta > 0 else "▼" if delta < 0 else "="
+            parts.append(f"accuracy {acc:.1%} ({arrow}{abs(delta) * 100:.1f})")
+        if forgotten:
+            parts.append(f"{forgotten} newly forgotten")
+        self.notify(" · ".join(parts), title="new snapshot", markup=False, timeout=4)
+
+    # -- drawing -------------------------------------------------------------------------------------
+    def _update_header(self) -> None:
+        self.query_one(RunHeader).show(self.state, self.clock())
+
+    def refresh_data(self) -> None:
+        """Everything that depends on the run's data (after new snapshots)."""
+        self.query_one(MetricsBar).show(self.state.history)
+        self.refresh_table()
+        self._show_detail()
+
+    def refresh_table(self) -> None:
+        """Rows for the current filter, sort and step; the table keeps its selected example."""
+        self.rows = table_rows(self.state.history, self.state.dynamics, self.query_state)
+        self.query_one(ExampleTable).show(self.rows, self.state.history)
+        self.query_one(FilterBar).show_count(len(self.rows), self.rows.total)
+
+    def _show_detail(self) -> None:
+        self.query_one(ExampleDetail).show(self.state.history, self.state.dynamics, self.selected)
+
+    def on_example_selected(self, message: ExampleSelected) -> None:
+        self.selected = message.index
+        self._show_detail()
+
+    # -- filter, sort, panes -------------------------------------------------------------------------
+    @on(Input.Changed, "#filter-input")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_state.text = event.value
+        self.refresh_table()
+
+    @on(Input.Submitted, "#filter-input")
+    def _filter_submitted(self) -> None:
+        self.query_one(ExampleTable).focus()
+
+    def action_focus_filter(self) -> None:
+        field = self.query_one("#filter-input", Input)
+        self._filter_before_edit = field.value
+        field.focus()
+
+    def action_quick(self, key: str) -> None:
+        if key not in dict(QUICK_FILTERS):
+            return
+        self.query_state.quick = key
+        self.query_one(QuickFilters).show(key)
+        self.refresh_table()
+
+    def action_next_quick(self) -> None:
+        keys = [k for k, _ in QUICK_FILTERS]
+        self.action_quick(keys[(keys.index(self.query_state.quick) + 1) % len(keys)])
+
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        if reverse is None:
+            reverse = not self.query_state.reverse if key == self.query_state.sort else False
+        self.query_state.sort, self.query_state.reverse = key, reverse
+        self.refresh_table()
+
+    def action_next_sort(self) -> None:
+        keys = list(COLUMN_KEYS)
+        self.sort_by(keys[(keys.index(self.query_state.sort) + 1) % len(keys)], False)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.query_state.sort, not self.query_state.reverse)
+
+    def on_sort_requested(self, message: SortRequested) -> None:
+        self.sort_by(message.key)
+
+    def action_toggle_detail(self) -> None:
+        self.toggle_class("detail-max")
+
+    def action_step_out(self) -> None:
+        field = self.query_one("#filter-input", Input)
+        if field.has_focus:
+            field.value = self._filter_before_edit  # esc cancels the edit, like W&B's viewer
+            self.query_one(ExampleTable).focus()
+        elif self.has_class("detail-max"):
+            self.remove_class("detail-max")
+        elif self.query_state.text or self.query_state.quick != "all":
+            field.value = ""
+            self.action_quick("all")
+        elif self.from_picker:
+            self.app.pop_screen()
+
+
+class EvotuiApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "evotui"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
+
+    def __init__(self, path: str | Path, interval: float = 0.5, clock: Clock = time.time) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.interval = interval
+        self.clock = clock
+
+    def on_mount(self) -> None:
+        if self.path.is_dir() and not (self.path / "run.json").exists() and self._has_subruns():
+            self.show_run_picker(self.path)
+        else:
+            self.push_screen(MainScreen(self.path, self.interval, self.clock))
+
+    def _has_subruns(self) -> bool:
+        from tracker.store import list_snapshot_files
+
+        try:
+            if list_snapshot_files(self.path):
+                return False
+        except OSError:
+            return False
+        return bool(find_runs(self.path))
+
+    def show_run_picker(self, path: Path) -> None:
+        if isinstance(self.screen, RunPickerScreen):
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.push_screen(RunPickerScreen(path, self.clock))
+
+    def open_run(self, path: Path) -> None:
+        self.push_screen(MainScreen(path, self.interval, self.clock, from_picker=True))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and what the columns mean", self.action_help)
+        if isinstance(screen, MainScreen):
+            for key, label in QUICK_FILTERS:
+                yield SystemCommand(f"Show: {label}", f"Quick filter: {label}", lambda k=key: screen.action_quick(k))
+            for key in COLUMN_KEYS:
+                yield SystemCommand(
+                    f"Sort by {key}", f"Sort the table by {key}", lambda k=key: screen.sort_by(k, False)
+                )
+            yield SystemCommand("Toggle detail pane", "Detail pane full height", screen.action_toggle_detail)
+
+
+def make_app(path: str | Path, interval: float = 0.5, clock: Clock = time.time) -> EvotuiApp:
+    """The app for ``evotui watch PATH``; tests pass a frozen ``clock`` and a short ``interval``."""
+    return EvotuiApp(path, interval=interval, clock=clock)

@@ -1,0 +1,50 @@
+"""`?`: the keys, and what the columns and statuses mean."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# evotui watch
+
+| key | does |
+|---|---|
+| `/` | filter (id, input, expected, output); live as you type, enter keeps it, esc clears it |
+| `f` | next quick filter: all, wrong now, forgotten, never right |
+| `s` / `S` | sort by the next column / reverse the sort (or click a column title) |
+| `↑ ↓ PgUp PgDn Home End` | move in the table (mouse: click, wheel) |
+| `enter` / `d` | detail pane full height, and back |
+| `tab` | next pane |
+| `esc` | step out: close, clear the filter, back to the run list |
+| `ctrl+p` | command palette |
+| `?` | this help · `q` quit |
+
+**status**: *known* right from step 0 and never forgotten · *learned* learned later and never
+forgotten · *unstable* forgotten at least once, right now · *forgotten* was right, wrong now ·
+*never* never right.
+
+**learned**: the snapshot from which the example stays right to the latest one. Snapshots are
+sparse, so it was learned somewhere in (previous snapshot, that step]; the detail pane shows the interval.
+**forgets**: right-then-wrong transitions between snapshots: a lower bound.
+
+The header says *live* while the run writes, *stale* after 10 minutes without a heartbeat or a
+snapshot, *finished* or *failed* from run.json. Files that cannot be read are skipped, counted in
+the header and retried when they change.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-body"):
+            yield Markdown(HELP)
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

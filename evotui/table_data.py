@@ -1,0 +1,226 @@
+"""The example table's rows: a plain function of (history, dynamics, query). No textual here.
+
+``table_rows`` filters and sorts with numpy over all examples and returns only an ordering (global
+example indices) plus the per-example columns at the chosen step; the widget turns just the visible
+rows into text. Lower-cased search text is built once per (history version, step) and cached, so a
+filter keystroke on 10,000 examples is a pass of ``in`` over cached strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from evotui.history import RunHistory
+
+QUICK_FILTERS: tuple[tuple[str, str], ...] = (
+    ("all", "all"),
+    ("wrong", "wrong now"),
+    ("forgotten", "forgotten"),
+    ("never", "never right"),
+)
+STATUS_ORDER = {"known": 0, "learned": 1, "unstable": 2, "forgotten": 3, "never": 4, "": 5}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    width: int  # cells; 0 = shares the remaining room with the other text columns
+    numeric: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "id", 9),
+    Column("status", "status", 9),
+    Column("learned", "learned", 7, numeric=True),
+    Column("forgets", "forgot", 6, numeric=True),
+    Column("loss", "loss", 6, numeric=True),
+    Column("sim", "sim", 4, numeric=True),
+    Column("exact", "✓", 1),
+    Column("input", "input", 0),
+    Column("expected", "expected", 0),
+    Column("output", "output", 0),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+
+
+@dataclass
+class TableQuery:
+    text: str = ""
+    quick: str = "all"
+    sort: str = "id"
+    reverse: bool = False
+    step: int | None = None  # None: the latest snapshot
+
+
+@dataclass
+class ExampleColumns:
+    """Per-example values at one step, aligned to ``history.example_ids``."""
+
+    step: int | None
+    loss: np.ndarray
+    similarity: np.ndarray
+    exact: np.ndarray
+    outputs: list[str | None]
+    status: np.ndarray  # str, "" without dynamics
+    learned_step: np.ndarray  # int64, -1 none
+    learned_after: np.ndarray  # int64, -1 none
+    forget_count: np.ndarray  # int64, -1 unknown
+
+
+@dataclass
+class TableRows:
+    order: np.ndarray  # int64 global example indices, in display order
+    total: int
+    columns: ExampleColumns
+    query: TableQuery = field(default_factory=TableQuery)
+
+    def __len__(self) -> int:
+        return int(self.order.shape[0])
+
+    def position_of(self, index: int | None) -> int | None:
+        if index is None:
+            return None
+        hits = np.flatnonzero(self.order == index)
+        return int(hits[0]) if hits.size else None
+
+
+def _padded(arr: np.ndarray, n: int, fill: float) -> np.ndarray:
+    if arr.shape[0] >= n:
+        return arr[:n]
+    out = np.full(n, fill, dtype=arr.dtype if arr.dtype != np.int64 else np.int64)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+def example_columns(history: RunHistory, dynamics: Any | None, step: int | None) -> ExampleColumns:
+    n = history.n_examples
+    if step is None or step not in history.columns:
+        step = history.latest_step
+    if step is None:
+        empty = np.full(n, np.nan)
+        return ExampleColumns(
+            None, empty, empty, empty, [None] * n, np.full(n, "", dtype=object), *(np.full(n, -1),) * 3
+        )
+    col = history.columns[step]
+    outputs = col.outputs + [None] * (n - len(col.outputs))
+    if dynamics is not None and len(dynamics.status) == n:
+        status = np.asarray(dynamics.status, dtype=object)
+        learned_step = np.asarray(dynamics.learned_step, dtype=np.int64)
+        learned_after = np.asarray(dynamics.learned_after, dtype=np.int64)
+        forgets = np.asarray(dynamics.forget_count, dtype=np.int64)
+    else:
+        status = np.full(n, "", dtype=object)
+        learned_step = learned_after = forgets = np.full(n, -1, dtype=np.int64)
+    return ExampleColumns(
+        step=step,
+        loss=_padded(col.loss, n, np.nan),
+        similarity=_padded(col.similarity, n, np.nan),
+        exact=_padded(col.exact, n, np.nan),
+        outputs=outputs,
+        status=status,
+        learned_step=learned_step,
+        learned_after=learned_after,
+        forget_count=forgets,
+    )
+
+
+# Search text per example, cached by (history object, version, step): built once per snapshot, not per key.
+_search_cache: dict[int, tuple[int, int | None, list[str]]] = {}
+
+
+def search_text(history: RunHistory, columns: ExampleColumns) -> list[str]:
+    cached = _search_cache.get(id(history))
+    if cached is not None and cached[0] == history.version and cached[1] == columns.step:
+        return cached[2]
+    texts = [
+        f"{eid}\0{inp}\0{exp}\0{out or ''}".lower()
+        for eid, inp, exp, out in zip(
+            history.example_ids, history.inputs, history.expected, columns.outputs, strict=False
+        )
+    ]
+    _search_cache.clear()  # one run at a time: do not keep old runs' strings alive
+    _search_cache[id(history)] = (history.version, columns.step, texts)
+    return texts
+
+
+def quick_mask(quick: str, columns: ExampleColumns, history: RunHistory) -> np.ndarray | None:
+    """Boolean mask of a quick filter, None for "all"."""
+    if quick == "all":
+        return None
+    if quick == "wrong":
+        return columns.exact == 0.0
+    has_status = bool(columns.status.shape[0]) and columns.status[0] != ""
+    if has_status:
+        if quick == "forgotten":
+            return columns.status == "forgotten"
+        if quick == "never":
+            return columns.status == "never"
+    # Without the dynamics analysis: derive from the exact-match matrix (same definitions, cruder).
+    exact = history.matrix("exact")
+    ever_right = np.nanmax(np.where(np.isnan(exact), 0.0, exact), axis=1) == 1.0 if exact.size else None
+    if ever_right is None:
+        return np.zeros(history.n_examples, dtype=bool)
+    if quick == "forgotten":
+        return ever_right & (columns.exact == 0.0)
+    if quick == "never":
+        return ~ever_right
+    raise ValueError(f"unknown quick filter {quick!r}")
+
+
+def sort_keys(key: str, history: RunHistory, columns: ExampleColumns) -> np.ndarray | list[str]:
+    """Values to sort on; NaN (and "none") sort last."""
+    n = history.n_examples
+    if key == "id":
+        return np.arange(n)  # ids are numbered in order of first appearance; natural for "ex_9" < "ex_10"
+    if key == "status":
+        return np.array([STATUS_ORDER.get(s, 5) for s in columns.status], dtype=np.float64)
+    if key == "learned":
+        return np.where(columns.learned_step < 0, np.nan, columns.learned_step.astype(np.float64))
+    if key == "forgets":
+        return np.where(columns.forget_count < 0, np.nan, columns.forget_count.astype(np.float64))
+    if key == "loss":
+        return columns.loss
+    if key == "sim":
+        return columns.similarity
+    if key == "exact":
+        return columns.exact
+    if key == "input":
+        return history.inputs
+    if key == "expected":
+        return history.expected
+    if key == "output":
+        return [o or "" for o in columns.outputs]
+    raise ValueError(f"unknown sort column {key!r}")
+
+
+def _sort(indices: np.ndarray, keys: np.ndarray | list[str], reverse: bool) -> np.ndarray:
+    if isinstance(keys, list):
+        subset = [keys[i] for i in indices.tolist()]
+        order = sorted(range(len(subset)), key=subset.__getitem__, reverse=reverse)
+        return indices[np.asarray(order, dtype=np.int64)] if order else indices
+    values = keys[indices].astype(np.float64)
+    nan = np.isnan(values)
+    # Stable sort with NaN always last, whatever the direction; ties keep id order.
+    filled = np.where(nan, 0.0, -values if reverse else values)
+    order = np.lexsort((indices, filled, nan))
+    return indices[order]
+
+
+def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> TableRows:
+    """Filter and sort every example of ``history`` at ``query.step``: the rows the table shows."""
+    columns = example_columns(history, dynamics, query.step)
+    n = history.n_examples
+    mask = quick_mask(query.quick, columns, history)
+    needle = query.text.strip().lower()
+    if needle:
+        texts = search_text(history, columns)
+        text_mask = np.fromiter((needle in t for t in texts), dtype=bool, count=n)
+        mask = text_mask if mask is None else mask & text_mask
+    indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
+    if query.sort != "id" or query.reverse:
+        indices = _sort(indices, sort_keys(query.sort, history, columns), query.reverse)
+    return TableRows(order=indices, total=n, columns=columns, query=query)

@@ -1,0 +1,226 @@
+"""Tailing a run directory by polling: no inotify, so network filesystems work. No textual here.
+
+``DirectoryTailer.poll()`` lists the directory with ``os.scandir`` (through the store's
+``list_snapshot_files``, which skips dot-files and temp files) and reads only files whose
+(size, mtime) signature is new. A file that fails to decode is remembered with its reason and read
+again only when its signature changes. The app runs ``poll`` in a thread worker every
+``interval`` seconds; this module knows nothing about threads or the UI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from tracker.schema import RunManifest, Snapshot
+from tracker.store import (
+    ARCHIVE_DIR,
+    MANIFEST_NAME,
+    ReadError,
+    SnapshotFile,
+    has_run_files,
+    list_snapshot_files,
+    read_manifest,
+    read_snapshot,
+)
+
+# States of the watched directory, shown in the header and the waiting screen.
+DIR_OK = "ok"
+DIR_MISSING = "missing"  # not there yet: legal, we wait for the tracker to create it
+DIR_DISAPPEARED = "disappeared"  # was there, is gone now (moved, deleted, unmounted)
+DIR_NOT_A_DIRECTORY = "not a directory"
+DIR_UNREADABLE = "unreadable"
+
+
+@dataclass
+class PollResult:
+    """What changed since the previous poll."""
+
+    state: str
+    message: str = ""
+    loaded: list[tuple[SnapshotFile, Snapshot]] = field(default_factory=list)
+    failed: list[ReadError] = field(default_factory=list)  # newly failed (new or changed files)
+    removed_steps: list[int] = field(default_factory=list)  # steps whose every file is gone
+    manifest: RunManifest | ReadError | None = None
+    manifest_changed: bool = False
+    state_changed: bool = False
+    errors: dict[Path, ReadError] = field(default_factory=dict)  # every file failing right now
+    errors_changed: bool = False
+    files_seen: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.loaded
+            or self.failed
+            or self.removed_steps
+            or self.manifest_changed
+            or self.state_changed
+            or self.errors_changed
+        )
+
+
+class DirectoryTailer:
+    """Remembers what it has read in one run directory; ``poll()`` returns only what is new."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self._signatures: dict[Path, tuple[int, int]] = {}
+        self._steps: dict[Path, int] = {}
+        self._errors: dict[Path, ReadError] = {}
+        self._manifest_signature: tuple[int, int] | None = None
+        self._manifest: RunManifest | ReadError | None = None
+        self._state = ""
+        self._ever_seen = False
+
+    @property
+    def errors(self) -> dict[Path, ReadError]:
+        return dict(self._errors)
+
+    def _set_state(self, result: PollResult, state: str, message: str = "") -> PollResult:
+        result.state = state
+        result.message = message
+        result.state_changed = state != self._state
+        self._state = state
+        return result
+
+    def poll(self) -> PollResult:
+        result = PollResult(state=DIR_OK)
+        try:
+            files = list_snapshot_files(self.directory)
+        except FileNotFoundError:
+            state = DIR_DISAPPEARED if self._ever_seen else DIR_MISSING
+            message = f"{self.directory} " + ("has disappeared" if self._ever_seen else "does not exist yet")
+            return self._set_state(result, state, message)
+        except NotADirectoryError:
+            return self._set_state(result, DIR_NOT_A_DIRECTORY, f"{self.directory} is not a directory")
+        except OSError as exc:
+            return self._set_state(result, DIR_UNREADABLE, f"cannot list {self.directory}: {exc.strerror or exc}")
+        self._ever_seen = True
+        self._set_state(result, DIR_OK)
+        result.files_seen = len(files)
+        present: set[Path] = set()
+        for f in files:
+            present.add(f.path)
+            if self._signatures.get(f.path) == f.signature:
+                continue
+            self._signatures[f.path] = f.signature
+            self._steps[f.path] = f.step
+            outcome = read_snapshot(f.path)
+            if isinstance(outcome, ReadError):
+                self._errors[f.path] = outcome
+                result.failed.append(outcome)
+                result.errors_changed = True
+            else:
+                if self._errors.pop(f.path, None) is not None:
+                    result.errors_changed = True
+                result.loaded.append((f, outcome))
+        gone = [p for p in self._signatures if p not in present]
+        if gone:
+            held_steps = {self._steps[p] for p in present if p not in self._errors}
+            for path in gone:
+                step = self._steps.pop(path)
+                self._signatures.pop(path)
+                if self._errors.pop(path, None) is not None:
+                    result.errors_changed = True
+                if step not in held_steps and step not in result.removed_steps:
+                    result.removed_steps.append(step)
+        self._poll_manifest(result)
+        result.errors = dict(self._errors)
+        return result
+
+    def _poll_manifest(self, result: PollResult) -> None:
+        path = self.directory / MANIFEST_NAME
+        try:
+            st = os.stat(path)
+            signature: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            signature = None
+        if signature == self._manifest_signature:
+            result.manifest = self._manifest
+            return
+        self._manifest_signature = signature
+        self._manifest = read_manifest(self.directory) if signature is not None else None
+        result.manifest = self._manifest
+        result.manifest_changed = True
+
+
+# -- several runs in one directory ----------------------------------------------------------------
+
+
+@dataclass
+class RunInfo:
+    """One run found under a parent directory, for the run picker."""
+
+    path: Path
+    name: str
+    snapshots: int
+    latest_step: int | None
+    accuracy: float | None
+    status: str  # running | finished | failed | unknown (no run.json) | unreadable
+    updated: datetime | None
+    problem: str = ""
+
+
+def find_runs(directory: str | os.PathLike[str]) -> list[Path]:
+    """Subdirectories of ``directory`` (one level, no dot-dirs, no archive) that hold a run."""
+    directory = Path(directory)
+    runs: list[Path] = []
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or entry.name == ARCHIVE_DIR:
+                    continue
+                try:
+                    if not entry.is_dir():
+                        continue
+                except OSError:
+                    continue
+                if has_run_files(entry.path):
+                    runs.append(Path(entry.path))
+    except OSError:
+        return []
+    return sorted(runs, key=lambda p: p.name)
+
+
+def parse_time(text: str) -> datetime | None:
+    """An ISO 8601 time as written by the tracker (``...Z``), None when absent or unparseable."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def describe_run(path: str | os.PathLike[str]) -> RunInfo:
+    """Name, latest step, accuracy and status of a run; reads run.json and only the newest snapshot."""
+    path = Path(path)
+    manifest = read_manifest(path)
+    try:
+        files = list_snapshot_files(path)
+    except OSError as exc:
+        return RunInfo(path, path.name, 0, None, None, "unreadable", None, str(exc))
+    status = "unknown"
+    updated = None
+    name = path.name
+    problem = ""
+    if isinstance(manifest, RunManifest):
+        status = manifest.status
+        updated = parse_time(manifest.updated_at)
+    elif isinstance(manifest, ReadError):
+        problem = str(manifest)
+    latest_step = accuracy = None
+    steps = sorted({f.step for f in files})
+    for f in reversed(files):  # newest first; fall back to an older file if the newest is bad
+        snapshot = read_snapshot(f.path)
+        if isinstance(snapshot, Snapshot):
+            latest_step = snapshot.training_step
+            accuracy = snapshot.summary.accuracy if snapshot.summary else None
+            updated = updated or parse_time(snapshot.timestamp)
+            break
+        problem = problem or str(snapshot)
+    return RunInfo(path, name, len(steps), latest_step, accuracy, status, updated, problem)

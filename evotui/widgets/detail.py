@@ -1,0 +1,174 @@
+"""The detail pane for one example: loss and similarity curves (plotext) and its prediction history."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from evotui.history import RunHistory
+from evotui.text import cell_text, whole_text
+from evotui.widgets.example_table import STATUS_STYLES
+
+
+def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[list[float], list[float]]:
+    """At most ``2 * buckets`` points: each bucket keeps its min and max (spikes stay visible)."""
+    keep = ~np.isnan(y)
+    x, y = x[keep], y[keep]
+    if x.size <= 2 * buckets or buckets <= 0:
+        return x.tolist(), y.tolist()
+    xs: list[float] = []
+    ys: list[float] = []
+    for chunk in np.array_split(np.arange(x.size), buckets):
+        lo, hi = chunk[np.argmin(y[chunk])], chunk[np.argmax(y[chunk])]
+        for j in sorted({int(lo), int(hi)}):
+            xs.append(float(x[j]))
+            ys.append(float(y[j]))
+    return xs, ys
+
+
+class CurvePlot(PlotextPlot):
+    """PlotextPlot that rebuilds its picture only when the data or the size changed.
+
+    textual-plotext's ``render`` rebuilds the whole plot at every paint; a live app repaints often.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._data_key: object = None
+        self._cache_key: object = None
+        self._cache: RenderableType = Text("")
+
+    def set_data(self, key: object, steps: np.ndarray, loss: np.ndarray, sim: np.ndarray, exact: np.ndarray) -> None:
+        if key == self._data_key:
+            return
+        self._data_key = key
+        self._data = (steps.astype(np.float64), loss, sim, exact)
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        key = (self._data_key, self.size.width, self.size.height, self.app.theme)
+        if key == self._cache_key:
+            return self._cache
+        plt = self.plt
+        plt.clear_figure()
+        if self._data is None or self._data[0].size == 0:
+            self._cache = Text("no data", style="dim")
+        else:
+            steps, loss, sim, exact = self._data
+            buckets = max(self.size.width // 2, 4)
+            lx, ly = downsample(steps, loss, buckets)
+            sx, sy = downsample(steps, sim, buckets)
+            if lx:
+                plt.plot(lx, ly, color="orange", marker="braille")
+            if sx:
+                plt.plot(sx, sy, color="cyan", marker="braille", yside="right")
+                plt.ylim(0, 1.05, yside="right")
+            right = ~np.isnan(exact) & (exact == 1.0)
+            if right.any():
+                rx, ry = downsample(steps[right], np.nan_to_num(sim[right], nan=1.0), buckets)
+                plt.scatter(rx, ry, color="green", marker="✓", yside="right")
+            self._cache = super().render()
+        self._cache_key = key
+        return self._cache
+
+
+def history_table(history: RunHistory, index: int) -> Table:
+    """Prediction history, oldest first; consecutive identical outputs are one row ("×N")."""
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column("step", justify="right", no_wrap=True, style="bold")
+    table.add_column("ok", no_wrap=True)
+    table.add_column("sim", justify="right", no_wrap=True)
+    table.add_column("output", ratio=1, overflow="fold")
+    table.add_row(Text("step"), Text(" "), Text("sim"), Text("output", style="bold"))
+    points = history.prediction_history(index)
+    runs: list[list[Any]] = []
+    for p in points:
+        if runs and runs[-1][0].output == p.output and runs[-1][0].exact == p.exact:
+            runs[-1][1] = p.step
+            runs[-1][2] += 1
+        else:
+            runs.append([p, p.step, 1])
+    for first, last_step, count in runs:
+        steps = f"{first.step:,}" if count == 1 else f"{first.step:,}–{last_step:,}"
+        mark = Text("✓", "green") if first.exact else Text("✗", "red")
+        sim = "—" if math.isnan(first.similarity) else f"{first.similarity:.2f}"
+        out = whole_text(first.output, style="" if first.exact else "italic")
+        if count > 1:
+            out.append(f"  ×{count}", style="dim")
+        table.add_row(Text(steps), mark, Text(sim), out)
+    return table
+
+
+def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append_text(cell_text(history.example_ids[index], 24, style="bold"))
+    if dynamics is not None and index < len(dynamics.status):
+        status = str(dynamics.status[index])
+        text.append(" · ")
+        text.append(status, style=STATUS_STYLES.get(status, ""))
+        learned, after = int(dynamics.learned_step[index]), int(dynamics.learned_after[index])
+        if learned >= 0:
+            # Snapshots are sparse: the step it was learned lies in (after, learned].
+            window = f"({after:,}, {learned:,}]" if after >= 0 else f"by {learned:,}"
+            text.append(f" · learned in {window}")
+        forgets = int(dynamics.forget_count[index])
+        if forgets:
+            text.append(f" · forgotten {forgets}×", style="yellow")
+    exact = history.matrix("exact")[index] if history.n_steps else np.array([])
+    present = exact[~np.isnan(exact)]
+    text.append(f" · right at {int(present.sum())} of {present.size} snapshots", style="dim")
+    text.append("   ")
+    text.append("━ loss", style="#ffa500")
+    text.append(" ")
+    text.append("━ similarity", style="cyan")
+    text.append(" ✓ right", style="green")
+    return text
+
+
+class ExampleDetail(Vertical):
+    """``show(history, dynamics, index)``; redraws only what changed for that example."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-title")
+        with Horizontal(id="detail-body"):
+            yield CurvePlot(id="detail-plot")
+            with VerticalScroll(id="detail-history"):
+                yield Static("", id="detail-texts")
+                yield Static("", id="detail-predictions")
+
+    def show(self, history: RunHistory, dynamics: Any | None, index: int | None) -> None:
+        title = self.query_one("#detail-title", Static)
+        texts = self.query_one("#detail-texts", Static)
+        predictions = self.query_one("#detail-predictions", Static)
+        plot = self.query_one(CurvePlot)
+        if index is None or index >= history.n_examples:
+            title.update(Text("no example selected", style="dim"))
+            texts.update("")
+            predictions.update("")
+            plot.set_data(None, np.array([]), np.array([]), np.array([]), np.array([]))
+            return
+        title.update(title_text(history, dynamics, index, self.size.width))
+        io = Text()
+        io.append("input    ", style="bold")
+        io.append_text(whole_text(history.inputs[index]))
+        io.append("\nexpected ", style="bold")
+        io.append_text(whole_text(history.expected[index]))
+        texts.update(io)
+        predictions.update(history_table(history, index))
+        plot.set_data(
+            (id(history), history.version, index),
+            history.steps_array(),
+            history.series(index, "loss"),
+            history.series(index, "similarity"),
+            history.series(index, "exact"),
+        )

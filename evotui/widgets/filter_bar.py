@@ -1,0 +1,33 @@
+"""The filter line: a live text filter, the quick filters, and "N of M shown"."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Input, Static
+
+from evotui.table_data import QUICK_FILTERS
+
+
+class QuickFilters(Static):
+    """``[all] wrong now forgotten never right``: click one, or press ``f`` to cycle."""
+
+    def show(self, current: str) -> None:
+        parts = []
+        for key, label in QUICK_FILTERS:
+            # Labels are ours, not file text: markup is safe here.
+            if key == current:
+                parts.append(f"[@click=screen.quick('{key}')][reverse bold] {label} [/][/]")
+            else:
+                parts.append(f"[@click=screen.quick('{key}')] {label} [/]")
+        self.update("".join(parts))
+
+
+class FilterBar(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="/ filter", id="filter-input")
+        yield QuickFilters(id="quick-filters")
+        yield Static("", id="shown-count")
+
+    def show_count(self, shown: int, total: int) -> None:
+        self.query_one("#shown-count", Static).update(f"{shown:,} of {total:,} shown")

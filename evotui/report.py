@@ -19,27 +19,19 @@ from rich.text import Text
 
 from evotui.dynamics import REGIONS, STATUSES, RunDynamics, compute_dynamics
 from evotui.history import RunHistory
+from evotui.text import visible as one_line
 from tracker.schema import RunManifest
 from tracker.store import ReadError
 
 MAX_STEP_ROWS = 40  # the accuracy table samples longer runs (all steps are in --json)
 CELL_CHARS = 40
 
-# C0 controls as their Unicode "control pictures" (U+2400..), DEL as U+2421; C1 and other format
-# characters as \x.. / \u.... escapes. Nothing that a terminal would act on gets through.
-_VISIBLE = {c: chr(0x2400 + c) for c in range(0x20)}
-_VISIBLE[0x7F] = "\u2421"
-_VISIBLE.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})
-_VISIBLE.update(
-    {c: f"\\u{c:04x}" for c in (0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069)}
-)
-
 
 def visible(text: str, limit: int | None = CELL_CHARS) -> str:
-    """``text`` with control characters made visible, cut to ``limit`` characters with "…"."""
+    """``text`` on one line with control characters made visible (``evotui.text``), cut to ``limit``."""
     if limit is not None and len(text) > limit:
         text = text[: max(limit - 1, 0)] + "…"
-    return text.translate(_VISIBLE)
+    return one_line(text)
 
 
 def plain(text: str | None, limit: int | None = CELL_CHARS, style: str = "") -> Text:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from evotui.export import COLUMNS, export_run
 from evotui.loader import RunDirectoryError, load_run
 from evotui.report import build_report, print_report
 from tests._dynamics_helpers import HOSTILE, write_plan
-from tracker.schema import RunManifest
+from tracker.schema import ExampleResult, RunManifest
+from tracker.store import ReadError, read_snapshot
 
 EXPECTED = {"a": "1", "b": "2", "c": "3", "evil": HOSTILE}
 OUTPUTS = {
@@ -140,3 +142,61 @@ def test_export_refuses_other_extensions_before_reading(run_dir: Path, tmp_path:
     assert "name the file .csv or .jsonl" in out
     assert not (tmp_path / name).exists()
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temp file left either
+
+
+# -- a real tiny training run -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real Trainer run of the toy model (60 steps, 16 examples, 4 snapshots): ~10-20 s on 2 cores."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from tracker.toy_train import train_toy
+
+    out = tmp_path_factory.mktemp("toy") / "run"
+    train_toy(out, steps=60, n_examples=16, schedule="every 20")
+    return out
+
+
+@pytest.mark.slow
+def test_report_and_export_agree_with_the_files_of_a_real_run(trained_run: Path, tmp_path: Path) -> None:
+    history, manifest, errors = load_run(trained_run)
+    assert errors == [] and manifest is not None and manifest.status == "finished"
+    assert history.steps == [0, 20, 40, 60] and history.n_examples == 16
+
+    code, out = invoke("report", str(trained_run), "--json")
+    assert code == 0
+    report = json.loads(out)
+    stored = [history.columns[s].summary.accuracy for s in history.steps]
+    assert [s["accuracy"] for s in report["steps"]] == pytest.approx(stored)
+    assert sum(report["status_counts"].values()) == 16
+    assert sum(report["region_counts"].values()) == 16
+
+    code, out = invoke("report", str(trained_run))
+    assert code == 0 and "Accuracy by step" in out and "tiny-llama-h64" in out
+
+    target = tmp_path / "long.jsonl"
+    code, out = invoke("export", str(trained_run), "-o", str(target))
+    assert code == 0, out
+    rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 16 * 4
+    by_step: dict[int, list[dict[str, object]]] = {}
+    for row in rows:
+        by_step.setdefault(int(row["step"]), []).append(row)  # type: ignore[arg-type]
+    for step, step_rows in by_step.items():
+        files = {r.example_id: r for r in history_rows(trained_run, step)}
+        for row in step_rows:
+            source = files[row["example_id"]]  # type: ignore[index]
+            assert row["model_output"] == source.model_output
+            assert row["exact_match"] == source.exact_match
+            assert row["loss"] == pytest.approx(source.loss)
+    # Each example's forget_count is the number of its rows marked forgotten_here.
+    for example_id in history.example_ids:
+        mine = [r for r in rows if r["example_id"] == example_id]
+        assert sum(bool(r["forgotten_here"]) for r in mine) == mine[0]["forget_count"]
+        assert len({r["status"] for r in mine}) == 1
+
+
+def history_rows(directory: Path, step: int) -> list[ExampleResult]:
+    snapshot = read_snapshot(directory / f"step_{step:06d}.json")
+    assert not isinstance(snapshot, ReadError)
+    return snapshot.examples

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
+from evotui.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
 from evotui.history import RunHistory
 from evotui.messages import ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse
@@ -38,8 +39,8 @@ from evotui.widgets.run_header import RunHeader
 Clock = Callable[[], float]
 
 
-class MainScreen(Screen[None]):
-    """One run, followed live."""
+class MainScreen(DynamicsActions, Screen[None]):
+    """One run, followed live (step travel, data map, compare and export come from DynamicsActions)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit"),
@@ -50,6 +51,7 @@ class MainScreen(Screen[None]):
         Binding("enter,d", "toggle_detail", "Detail"),
         Binding("escape", "step_out", "Back", show=False),
         Binding("question_mark", "app.help", "Help"),
+        *DYNAMICS_BINDINGS,
     ]
 
     def __init__(self, path: Path, interval: float = 0.5, clock: Clock = time.time, from_picker: bool = False) -> None:
@@ -198,18 +200,18 @@ class MainScreen(Screen[None]):
 
     def refresh_data(self) -> None:
         """Everything that depends on the run's data (after new snapshots)."""
-        self.query_one(MetricsBar).show(self.state.history)
+        self.query_one(MetricsBar).show(self.state.history, regression_steps(self.state.dynamics))
         self.refresh_table()
         self._show_detail()
 
     def refresh_table(self) -> None:
         """Rows for the current filter, sort and step; the table keeps its selected example."""
-        self.rows = table_rows(self.state.history, self.state.dynamics, self.query_state)
+        self.rows = table_rows(self.state.history, self.view_dynamics(), self.query_state)
         self.query_one(ExampleTable).show(self.rows, self.state.history)
-        self.query_one(FilterBar).show_count(len(self.rows), self.rows.total)
+        self.query_one(FilterBar).show_count(len(self.rows), self.rows.total, self.travel_note())
 
     def _show_detail(self) -> None:
-        self.query_one(ExampleDetail).show(self.state.history, self.state.dynamics, self.selected)
+        self.query_one(ExampleDetail).show(self.state.history, self.view_dynamics(), self.selected)
 
     def on_example_selected(self, message: ExampleSelected) -> None:
         self.selected = message.index
@@ -267,6 +269,8 @@ class MainScreen(Screen[None]):
             self.query_one(ExampleTable).focus()
         elif self.has_class("detail-max"):
             self.remove_class("detail-max")
+        elif self.view_step is not None:
+            self.travel_to(None)
         elif self.query_state.text or self.query_state.quick != "all":
             field.value = ""
             self.action_quick("all")

@@ -26,7 +26,7 @@ import msgspec
 import numpy as np
 
 from evotui.dynamics import RunDynamics, compute_dynamics
-from evotui.history import RunHistory
+from evotui.history import RunHistory, StepColumn
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl"}
 SNAPSHOT_COLUMNS = ("step", "example_id", "loss", "similarity", "exact_match", "model_output", "forgotten_here")
@@ -70,13 +70,22 @@ def iter_rows(
     history: RunHistory,
     dynamics: RunDynamics | None = None,
     indices: Sequence[int] | None = None,
+    until_step: int | None = None,
 ) -> Iterator[dict[str, object]]:
     """The long table as dicts (columns as in ``COLUMNS``), by step then by example index.
 
     ``indices``: the examples to include (e.g. what a filter shows); None = all of them.
+    ``until_step``: the run as it was at that step (later snapshots left out); ``dynamics`` must then
+    be the dynamics as of that step (computed here when None).
+
+    Everything is taken from ``history`` now, not as the rows are consumed: the app writes in a
+    thread while new snapshots keep arriving.
     """
-    dyn = dynamics if dynamics is not None else compute_dynamics(history)
-    chosen = range(history.n_examples) if indices is None else sorted(set(indices))
+    dyn = dynamics if dynamics is not None else compute_dynamics(history, until_step=until_step)
+    chosen = list(range(history.n_examples)) if indices is None else sorted(set(indices))
+    steps = [s for s in history.steps if until_step is None or s <= until_step]
+    columns = [history.columns[s] for s in steps]
+    example_ids = list(history.example_ids)
     per_example = {}
     for i in chosen:
         per_example[i] = {
@@ -91,8 +100,18 @@ def iter_rows(
             "region": str(dyn.region[i]),
         }
     forgotten = set(zip(dyn.forget_example.tolist(), dyn.steps[dyn.forget_snapshot].tolist(), strict=True))
-    for step in history.steps:
-        column = history.columns[step]
+    return _rows(steps, columns, example_ids, chosen, per_example, forgotten)
+
+
+def _rows(
+    steps: list[int],
+    columns: list[StepColumn],
+    example_ids: list[str],
+    chosen: list[int],
+    per_example: dict[int, dict[str, object]],
+    forgotten: set[tuple[int, int]],
+) -> Iterator[dict[str, object]]:
+    for step, column in zip(steps, columns, strict=True):
         for i in chosen:
             output = column.output(i)
             if output is None:  # absent from this snapshot
@@ -100,7 +119,7 @@ def iter_rows(
             exact = column.value("exact", i)
             yield {
                 "step": step,
-                "example_id": history.example_ids[i],
+                "example_id": example_ids[i],
                 "loss": _number(column.value("loss", i)),
                 "similarity": _number(column.value("similarity", i)),
                 "exact_match": exact == 1.0,
@@ -141,12 +160,17 @@ def export_run(
     history: RunHistory,
     dynamics: RunDynamics | None = None,
     indices: Sequence[int] | None = None,
+    until_step: int | None = None,
 ) -> int:
     """Write the long table to ``path`` (format by extension) and return the number of rows written."""
+    return write_rows(path, iter_rows(history, dynamics, indices, until_step))
+
+
+def write_rows(path: str | os.PathLike[str], rows: Iterator[dict[str, object]]) -> int:
+    """Write rows from ``iter_rows`` to ``path`` (format by extension); safe to run in a thread."""
     fmt = export_format(path)
     target = Path(path)
     temp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    rows = iter_rows(history, dynamics, indices)
     try:
         if fmt == "csv":
             with open(temp, "w", encoding="utf-8", newline="") as text_fh:

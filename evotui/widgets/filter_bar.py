@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Static
 
-from evotui.table_data import QUICK_FILTERS
+from evotui.table_data import MAIN_QUICK_FILTERS, QUICK_FILTERS
 
 
 class QuickFilters(Static):
@@ -14,7 +14,10 @@ class QuickFilters(Static):
 
     def show(self, current: str) -> None:
         parts = []
-        for key, label in QUICK_FILTERS:
+        # The status and region filters do not all fit at 80 columns: the bar shows the main ones and
+        # the current one (``f``, the command palette and the data map reach the others).
+        shown = [(k, label) for i, (k, label) in enumerate(QUICK_FILTERS) if i < MAIN_QUICK_FILTERS or k == current]
+        for key, label in shown:
             # Labels are ours, not file text: markup is safe here.
             if key == current:
                 parts.append(f"[@click=screen.quick('{key}')][reverse bold] {label} [/][/]")
@@ -29,5 +32,6 @@ class FilterBar(Horizontal):
         yield QuickFilters(id="quick-filters")
         yield Static("", id="shown-count")
 
-    def show_count(self, shown: int, total: int) -> None:
-        self.query_one("#shown-count", Static).update(f"{shown:,} of {total:,} shown")
+    def show_count(self, shown: int, total: int, note: str = "") -> None:
+        text = f"{shown:,} of {total:,} shown"
+        self.query_one("#shown-count", Static).update(f"{text} · {note}" if note else text)

@@ -174,7 +174,7 @@ class MainScreen(DynamicsActions, Screen[None]):
             if self._waiting is None:
                 self._waiting = WaitingScreen(str(self.path))
                 self.app.push_screen(self._waiting)
-            self._waiting.show_state(self.state.dir_state, self.state.dir_message)
+            self._waiting.show_state(self.state.dir_message)
         elif self._waiting is not None:
             if self.app.screen is self._waiting:
                 self.app.pop_screen()

@@ -23,14 +23,15 @@ class WaitingScreen(Screen[None]):
     def __init__(self, path: str) -> None:
         super().__init__()
         self.path = path
+        self.detail = ""
 
     def compose(self) -> ComposeResult:
         with Middle(), Center():
-            yield Static(self._message("", ""), id="waiting-message")
+            yield Static(self._message(self.detail), id="waiting-message")
             yield LoadingIndicator()
         yield Footer()
 
-    def _message(self, state: str, detail: str) -> Text:
+    def _message(self, detail: str) -> Text:
         text = Text(justify="center")
         text.append("Waiting for snapshots in\n", style="bold")
         text.append(visible(self.path), style="cyan")
@@ -39,5 +40,7 @@ class WaitingScreen(Screen[None]):
             text.append("\n" + visible(detail), style="yellow")
         return text
 
-    def show_state(self, state: str, detail: str) -> None:
-        self.query_one("#waiting-message", Static).update(self._message(state, detail))
+    def show_state(self, detail: str) -> None:
+        self.detail = detail
+        if self.is_mounted:
+            self.query_one("#waiting-message", Static).update(self._message(detail))

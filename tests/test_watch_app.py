@@ -1,0 +1,258 @@
+"""The real app under Pilot at a fixed size, over real files written in a temp directory."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from evotui.app import MainScreen, make_app
+from evotui.screens.help import HelpScreen
+from evotui.screens.run_picker import RunPickerScreen
+from evotui.screens.waiting import WaitingScreen
+from evotui.widgets.detail import ExampleDetail
+from evotui.widgets.example_table import ExampleTable
+from tests._watch_helpers import (
+    frozen_clock,
+    screen_lines,
+    screen_text,
+    sync,
+    wait_for,
+    wait_loaded,
+    write_hostile_run,
+)
+from tracker.store import SnapshotStore, atomic_write_bytes
+from tracker.synthetic import write_synthetic_run
+
+SIZE = (120, 36)
+FAST = 0.05  # poll interval for tests: the default 0.5 s would only make them slower
+
+
+def table_ids(app) -> list[str]:
+    table = app.screen.query_one(ExampleTable)
+    return [app.screen.state.history.example_ids[i] for i in table.rows.order.tolist()]
+
+
+@sync
+async def test_snapshots_written_while_running_appear(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "live", 30, 8, seed=1, upto=3, max_steps=70)
+    app = make_app(tmp_path / "live", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 3)
+        assert "3 snapshots" in screen_lines(app)[0]
+        store = SnapshotStore(tmp_path / "live", fsync=False)
+        for k in range(3, 8):
+            store.write(run.snapshot(k))
+            store.write_manifest(run.manifest(k))
+        await wait_for(pilot, lambda: app.screen.state.history.n_steps == 8)
+        await pilot.pause(0.1)
+        text = screen_text(app)
+        assert "8 snapshots" in text
+        assert "output @70" in text  # the table follows the newest snapshot
+        assert "step 70/70" in screen_lines(app)[0]
+        latest = run.snapshot(7).summary
+        assert f"Accuracy {latest.accuracy * 100:.1f}%" in screen_lines(app)[1]
+        assert any("new snapshot" in (n.title or "") for n in app._notifications)
+
+
+@sync
+async def test_filter_and_sort(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "r", 40, 6, seed=2)
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        await pilot.press("slash", *"ex_01")
+        await pilot.pause()
+        expected_ids = [i for i in run.example_ids if "ex_01" in i]
+        assert table_ids(app) == expected_ids
+        assert f"{len(expected_ids)} of 40 shown" in screen_text(app)
+        # Text in the input column filters too (every input is "What is A+B?").
+        await pilot.press("enter", "slash", *["backspace"] * 5, *run.inputs[7].lower())
+        await pilot.pause()
+        assert run.example_ids[7] in table_ids(app)
+        assert all(run.inputs[run.example_ids.index(i)] == run.inputs[7] for i in table_ids(app))
+        # esc cancels an edit (back to the value before /), a second esc clears the filter.
+        await pilot.press("escape")
+        assert len(table_ids(app)) < 40
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(table_ids(app)) == 40
+        # s cycles the sort column: id -> status -> learned -> forgets -> loss.
+        await pilot.press("s", "s", "s", "s")
+        await pilot.pause()
+        losses = run.loss[:, -1].round(5)
+        expected_order = [run.example_ids[i] for i in np.argsort(losses, kind="stable")]
+        assert table_ids(app) == expected_order
+        await pilot.press("S")
+        await pilot.pause()
+        assert table_ids(app) == [run.example_ids[i] for i in np.argsort(-losses, kind="stable")]
+        assert "loss▼" in screen_text(app)
+        # Clicking a column title sorts by it.
+        await pilot.click(ExampleTable, offset=(1, 0))
+        await pilot.pause()
+        assert app.screen.query_state.sort == "id"
+        # Quick filter "wrong now" agrees with the last snapshot's exact matches.
+        await pilot.press("f")
+        await pilot.pause()
+        wrong = [run.example_ids[i] for i in range(40) if not run.correct[i, -1]]
+        assert sorted(table_ids(app)) == sorted(wrong)
+
+
+@sync
+async def test_selecting_a_row_updates_the_detail_pane(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "r", 20, 12, seed=3)
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        detail = app.screen.query_one(ExampleDetail)
+        assert "ex_000" in screen_text(app)
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+        assert app.screen.selected == 3
+        title = detail.query_one("#detail-title").render()
+        assert str(title).startswith("ex_003")
+        text = screen_text(app)
+        assert f"input    {run.inputs[3]}" in text
+        # The prediction history shows this example's outputs (newest rows may need scrolling).
+        first_output = run.output(3, 0)
+        assert any(first_output in line for line in screen_lines(app)[20:])
+        # A mouse click selects too.
+        await pilot.click(ExampleTable, offset=(2, 6))
+        await pilot.pause()
+        assert app.screen.selected == 5
+        # The curve plot got this example's series.
+        plot_data = detail.query_one("#detail-plot")._data
+        assert plot_data is not None
+        np.testing.assert_allclose(plot_data[1], run.loss[5].round(5))
+        # enter shows the detail pane full height; esc steps back out.
+        await pilot.press("enter")
+        assert not app.screen.query_one(ExampleTable).display
+        await pilot.press("escape")
+        assert app.screen.query_one(ExampleTable).display
+
+
+@sync
+async def test_corrupt_file_is_skipped_counted_and_retried(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "r", 10, 4, seed=4)
+    bad = tmp_path / "r" / "step_000500.json"
+    bad.write_bytes(b'{"training_step": 500, "examples": [')
+    (tmp_path / "r" / ".step_000600.json.tmp-123").write_bytes(b"half a write")
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 4)
+        await wait_for(pilot, lambda: "1 skipped" in screen_lines(app)[0])
+        assert 500 not in app.screen.state.history.steps
+        (reason,) = app.screen.state.errors.values()
+        assert reason.path == bad and "truncated" in reason.reason
+        assert any("step_000500.json" in str(n.message) for n in app._notifications)
+        # Fixed in place: read again, counted no more.
+        snapshot = run.snapshot(3)
+        snapshot.training_step = 500
+        from tracker.schema import encode_snapshot
+
+        atomic_write_bytes(bad, encode_snapshot(snapshot), fsync=False)
+        await wait_for(pilot, lambda: app.screen.state.history.n_steps == 5)
+        await wait_for(pilot, lambda: "skipped" not in screen_lines(app)[0])
+
+
+@sync
+async def test_hostile_text_renders_inert(tmp_path: Path) -> None:
+    write_hostile_run(tmp_path / "h")
+    app = make_app(tmp_path / "h", interval=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        for _ in range(7):
+            text = screen_text(app)
+            assert "\x1b" not in text and "\x00" not in text and "\x07" not in text and "\x9b" not in text
+            await pilot.press("down")
+            await pilot.pause()
+        text = screen_text(app)
+        assert "␛" in text  # escapes are shown, not obeyed
+        await pilot.press("home", "down", "down")  # the markup row
+        await pilot.pause()
+        text = screen_text(app)
+        assert "[bold red]markup[/]" in text  # markup stays literal
+        assert "[bold]gold[/bold]" in text
+        await pilot.press("down", "down", "down")  # the megabyte line
+        await wait_for(pilot, lambda: app.screen.selected == 5)
+        await pilot.pause(0.1)
+        app.screen.query_one("#detail-history").scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "characters not shown" in text  # cut at 20,000 characters, and said so
+        assert all(len(line) <= SIZE[0] for line in screen_lines(app))
+        # The id with an OSC title sequence is shown as characters too.
+        await pilot.press("slash", *"pwned", "enter")
+        await pilot.pause()
+        assert "␛]0;pwned␇id" in screen_text(app)
+
+
+@sync
+async def test_missing_directory_waits_then_starts(tmp_path: Path) -> None:
+    target = tmp_path / "later" / "run"
+    app = make_app(target, interval=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, WaitingScreen))
+        assert "does not exist yet" in screen_text(app)
+        write_synthetic_run(target, 5, 2, seed=5)
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+        assert "2 snapshots" in screen_lines(app)[0]
+        # The directory disappears: said in the header, data kept on screen.
+        shutil.rmtree(target)
+        await wait_for(pilot, lambda: "directory gone" in screen_lines(app)[0])
+        assert "ex_000" in screen_text(app)
+
+
+@sync
+async def test_run_picker_lists_runs_and_opens_one(tmp_path: Path) -> None:
+    write_synthetic_run(tmp_path / "alpha", 8, 3, seed=6)
+    beta = write_synthetic_run(tmp_path / "beta", 8, 5, seed=7, max_steps=100)
+    (tmp_path / ".hidden").mkdir()
+    app = make_app(tmp_path, interval=FAST, clock=frozen_clock(beta))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RunPickerScreen))
+        text = screen_text(app)
+        assert "alpha" in text and "beta" in text and ".hidden" not in text
+        acc = beta.snapshot(4).summary.accuracy
+        assert f"{acc:.1%}" in text
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+        assert "beta" in screen_lines(app)[0]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunPickerScreen))
+
+
+@sync
+async def test_help_and_quit(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "r", 5, 2)
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot)
+        text = screen_text(app)
+        for key in ("Quit", "Filter", "Sort", "Help"):
+            assert key in screen_lines(app)[-1] or key in text
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        assert "next quick filter" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("status", ["running", "finished"])
+@sync
+async def test_header_live_stale_finished(tmp_path: Path, status: str) -> None:
+    run = write_synthetic_run(tmp_path / "r", 5, 3, max_steps=100, status=status)
+    clock = frozen_clock(run, seconds_after_last=12 if status == "finished" else 3600)
+    app = make_app(tmp_path / "r", interval=FAST, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        header = screen_lines(app)[0]
+        assert ("finished" if status == "finished" else "stale") in header
+        assert "last 12 s ago" in header if status == "finished" else "last 1.0 h ago" in header
+        assert not math.isnan(app.screen.state.history.summary_series()["accuracy"][-1])

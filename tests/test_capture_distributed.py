@@ -80,3 +80,14 @@ def test_ddp_two_ranks_write_each_step_once_with_every_example(tmp_path: Path) -
     baseline = snaps[0].examples
     assert [e.model_output for e in baseline] == [p.model_output for p in alone]
     assert [e.loss for e in baseline] == pytest.approx([p.loss for p in alone], abs=1e-4)
+
+
+def test_fsdp2_sharded_capture_matches_the_unsharded_model(tmp_path: Path) -> None:
+    out = tmp_path / "evo"
+    done = run_torchrun([str(SCRIPT.with_name("_capture_fsdp_eval.py")), str(out)], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-4000:]
+    lines = set(done.stdout.splitlines())
+    assert {"ids-match True", "outputs-match True", "losses-match True"} <= lines, done.stdout[-4000:]
+    # The ranks' generations stopped at different lengths: synced generation was needed, not just harmless.
+    assert "answer-lengths [1, 2]" in lines, done.stdout[-4000:]
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "step_000000.json"]

@@ -48,7 +48,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("status", "status", 9),
     Column("learned", "learned", 7, numeric=True),
     Column("forgets", "forgot", 6, numeric=True),
-    Column("loss", "loss", 6, numeric=True),
+    Column("loss", "loss", 5, numeric=True),
     Column("sim", "sim", 4, numeric=True),
     Column("exact", "✓", 1),
     Column("input", "input", 0),

@@ -23,7 +23,7 @@ from evotui.screens.data_map import DataMapScreen
 from evotui.screens.export_dialog import ExportScreen
 from evotui.screens.regressions import RegressionsScreen
 from evotui.screens.step_picker import StepPickerScreen
-from evotui.widgets.metrics import metrics_text, sparkline_positions
+from evotui.widgets.metrics import BARS, metrics_text, sparkline_positions
 from tracker.store import SnapshotStore
 from tracker.synthetic import SyntheticRun, write_synthetic_run
 
@@ -203,8 +203,7 @@ def test_sparkline_marks_the_regression_bars() -> None:
     history = RunHistory.from_snapshots(run.snapshot(k) for k in range(8))
     steps = [history.steps[2], history.steps[5]]
     text = metrics_text(history, 120, steps)
-    start = text.plain.index("%") + 1
-    start = text.plain.index(" ", start + 2) + 1  # past the change, at the bars
+    start = next(i for i, ch in enumerate(text.plain) if ch in BARS)  # the accuracy bars come first
     red = sorted({i - start for span in text.spans if "red" in str(span.style) for i in range(span.start, span.end)})
     assert [p for p in red if p >= 0] == [2, 5]
     # Long runs are bucketed: the mark lands on the bucket holding the step.

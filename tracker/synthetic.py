@@ -84,7 +84,7 @@ class SyntheticRun:
         p = np.where(kind == "hard", 0.05 + 0.1 * (t / last), p)
         p = p + rng.normal(0.0, 0.05, (n, k))
         p = np.where(correct, np.maximum(p, 0.55), np.minimum(p, 0.45))
-        self.loss = -np.log(np.clip(p, 0.01, 1.0))
+        self.loss = -np.log(np.clip(p, 0.01, 0.995))
         # Wrong outputs: junk early in training, near misses later.
         self.offsets = rng.choice(np.array([-10, -2, -1, 1, 2, 10]), size=(n, k))
         self.junk = rng.integers(0, len(_JUNK), (n, k, 3))
@@ -186,3 +186,21 @@ def write_synthetic_run(
     if manifest and count:
         store.write_manifest(run.manifest(count - 1, status))
     return run
+
+
+# The run shown in the SVG snapshot tests and in screenshots/: mid-training, so the header has a
+# progress bar and an ETA, with every status present.
+DEMO_RUN = {"n_examples": 60, "n_steps": 31, "step_every": 50, "max_steps": 3000, "seed": 7}
+
+
+def write_demo_runs(parent: str | os.PathLike[str]) -> tuple[Path, float]:
+    """Write ``parent/demo-addition`` (live) and two smaller finished runs; returns (live run dir, "now").
+
+    "now" is 12 s after the live run's last snapshot: pass ``lambda: now`` as the app's clock.
+    """
+    parent = Path(parent)
+    run = write_synthetic_run(parent / "demo-addition", fmt="json", run_name="demo-addition", **DEMO_RUN)  # type: ignore[arg-type]
+    write_synthetic_run(parent / "baseline-lr1e-3", 40, 12, seed=3, step_every=100, run_name="baseline-lr1e-3")
+    write_synthetic_run(parent / "tiny-msgpack", 25, 6, fmt="msgpack", seed=4, step_every=200, run_name="tiny-msgpack")
+    last = BASE_TIME + timedelta(seconds=float(run.steps[-1]) * run.seconds_per_step)
+    return parent / "demo-addition", last.timestamp() + 12.0

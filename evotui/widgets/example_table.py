@@ -37,7 +37,20 @@ GAP = 1  # blank cells between columns
 
 
 def _number(value: float, fmt: str) -> str:
-    return "—" if math.isnan(value) else format(value, fmt)
+    if math.isnan(value):
+        return "—"
+    return format(value + 0.0, fmt).replace("-0.000", "0.000")  # no "-0.000" for a tiny negative
+
+
+def _loss(value: float) -> str:
+    """Five cells whatever the size: 0.123, 12.35, 123.5, 1e+04."""
+    if math.isnan(value):
+        return "—"
+    for fmt in (".3f", ".2f", ".1f"):
+        text = _number(value, fmt)
+        if len(text) <= 5:
+            return text
+    return f"{value:.0e}"
 
 
 class ExampleTable(ScrollView, can_focus=True):
@@ -57,7 +70,7 @@ class ExampleTable(ScrollView, can_focus=True):
         "example-table--sorted",
     }
     DEFAULT_CSS = """
-    ExampleTable { background: $surface; }
+    ExampleTable { background: $surface; scrollbar-size-vertical: 1; }
     ExampleTable > .example-table--header { text-style: bold; background: $panel; }
     ExampleTable > .example-table--cursor { background: $accent 40%; }
     ExampleTable:focus > .example-table--cursor { background: $accent; color: $text; }
@@ -108,14 +121,30 @@ class ExampleTable(ScrollView, can_focus=True):
 
     # -- layout --------------------------------------------------------------------------------------
     def _layout_columns(self) -> None:
-        width = max(self.scrollable_content_region.width, 20)
+        # Always leave room for the scrollbar: whether it shows must not move the columns.
+        width = max(self.size.width - self.styles.scrollbar_size_vertical, 20)
         fixed = [self._id_width if c.key == "id" else c.width for c in COLUMNS]
         flexible = [i for i, c in enumerate(COLUMNS) if c.width == 0]
         room = width - sum(fixed) - GAP * (len(COLUMNS) - 1)
-        shares = {"input": 0.4, "expected": 0.2, "output": 0.4}
+        # "expected" is usually short (an answer); input and output share the rest.
+        expected = max(8, int(room * 0.2))
         for i in flexible:
-            fixed[i] = max(4, int(room * shares.get(COLUMNS[i].key, 1 / len(flexible))))
+            key = COLUMNS[i].key
+            fixed[i] = expected if key == "expected" else max(4, (room - expected) // 2)
         self._widths = fixed
+
+    def notify_style_update(self) -> None:
+        # Cached rows carry the cursor's colours: rebuild them when styles (focus, theme) change.
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
         self._strips.clear()
@@ -147,7 +176,7 @@ class ExampleTable(ScrollView, can_focus=True):
             Text(status, style=STATUS_STYLES.get(status, "")),
             Text(f"{learned:,}" if learned >= 0 else "—", style="" if learned >= 0 else "dim"),
             Text(str(forgets) if forgets >= 0 else "—", style="bold yellow" if forgets > 0 else "dim"),
-            Text(_number(float(c.loss[index]), ".3f")),
+            Text(_loss(float(c.loss[index]))),
             Text(_number(float(c.similarity[index]), ".2f")),
             glyph,
             cell_text(hist.inputs[index], w["input"]),
@@ -164,7 +193,8 @@ class ExampleTable(ScrollView, can_focus=True):
         for column in COLUMNS:
             title = column.title
             if column.key == "output" and rows is not None and rows.columns.step is not None:
-                title = f"output @{rows.columns.step:,}"
+                with_step = f"output @{rows.columns.step:,}"
+                title = with_step if len(with_step) <= self._widths[-1] else title
             if column.key == sort_key and (column.key != "id" or reverse):
                 cells.append(Text(title + ("▼" if reverse else "▲"), style=sorted_style))
             else:

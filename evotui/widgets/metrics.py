@@ -73,10 +73,11 @@ def metrics_text(history: RunHistory, width: int, regression_steps: list[int] | 
     series = history.summary_series()
     step_index = {s: k for k, s in enumerate(history.steps)}
     regressions = [step_index[s] for s in regression_steps or () if s in step_index]
+    narrow = width < 110
     specs = [
-        ("Accuracy", series["accuracy"], 100.0, ".1f", "%", False),
+        ("Acc" if narrow else "Accuracy", series["accuracy"], 100.0, ".1f", "%", False),
         ("Loss", series["avg_loss"], 1.0, ".3f", "", True),
-        ("Similarity", series["avg_similarity"], 1.0, ".2f", "", False),
+        ("Sim" if narrow else "Similarity", series["avg_similarity"], 1.0, ".2f", "", False),
     ]
     part = max(width // 3, 20)
     text = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -89,7 +90,7 @@ def metrics_text(history: RunHistory, width: int, regression_steps: list[int] | 
         room = part - piece.cell_len - 1
         start = piece.cell_len
         piece.append(sparkline(values, room), style="green" if not lower else "yellow")
-        if name == "Accuracy":
+        if name in ("Accuracy", "Acc"):
             for position in sparkline_positions(values.size, room, regressions):
                 piece.stylize("bold red", start + position, start + position + 1)
         piece.pad_right(max(part - piece.cell_len, 0))

@@ -18,15 +18,16 @@ STATUS_MARKS = {
 }
 
 
-def format_age(seconds: float) -> str:
+def format_age(seconds: float, compact: bool = False) -> str:
     seconds = max(seconds, 0.0)
+    sep = "" if compact else " "
     if seconds < 60:
-        return f"{seconds:.0f} s"
+        return f"{seconds:.0f}{sep}s"
     if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
+        return f"{seconds / 60:.0f}{sep}{'m' if compact else 'min'}"
     if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} d"
+        return f"{seconds / 3600:.1f}{sep}h"
+    return f"{seconds / 86400:.1f}{sep}d"
 
 
 def progress_bar(fraction: float, width: int) -> str:
@@ -35,35 +36,45 @@ def progress_bar(fraction: float, width: int) -> str:
 
 
 def header_text(state: RunState, now: float, width: int) -> Text:
-    """One line; parts are dropped from the right-hand detail first when the terminal is narrow."""
+    """One line. When it does not fit, a compact form drops the app name and shortens words."""
+    text = _header_text(state, now, compact=False)
+    if text.cell_len > width:
+        text = _header_text(state, now, compact=True)
+    return text
+
+
+def _header_text(state: RunState, now: float, compact: bool) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
-    text.append(" evotui", style="bold")
-    text.append(" · ")
-    text.append(visible(state.name)[:40], style="bold cyan")
+    if not compact:
+        text.append(" evotui", style="bold")
+        text.append(" ·")
+    text.append(" ")
+    text.append(visible(state.name)[: 24 if compact else 40], style="bold cyan")
+    status = state.status(now)
     current, total = state.current_step(), state.max_steps()
     if current is not None:
-        text.append(" · step ")
+        text.append(" · " if compact else " · step ")
         text.append(f"{current:,}", style="bold")
         if total:
             fraction = current / total
             text.append(f"/{total:,} ")
-            text.append(progress_bar(fraction, 8 if width < 100 else 16), style="cyan")
+            text.append(progress_bar(fraction, 6 if compact else 16), style="cyan")
             text.append(f" {fraction:.0%}")
-            eta = state.eta_seconds(now)
-            if eta is not None and state.status(now) == "live":
-                text.append(f" ETA {format_age(eta)}", style="dim")
-    n = state.history.n_steps
-    text.append(f" · {n} snapshot{'s' if n != 1 else ''}")
-    label, style = STATUS_MARKS.get(state.status(now), ("?", ""))
+    label, style = STATUS_MARKS.get(status, ("?", ""))
     text.append(" · ")
     text.append(label, style=style)
     last = state.last_snapshot_time()
     if last is not None:
-        text.append(f", last {format_age(now - last)} ago")
+        text.append(f"{' ' if compact else ', last '}{format_age(now - last, compact)} ago")
+    n = state.history.n_steps
+    text.append(f" · {n} snap{'s' if n != 1 else ''}" if compact else f" · {n} snapshot{'s' if n != 1 else ''}")
     if state.errors:
         text.append(f" · {len(state.errors)} skipped", style="bold red")
     if state.manifest is not None and state.manifest.errors:
         text.append(f" · {state.manifest.errors} capture errors", style="bold red")
+    eta = state.eta_seconds(now) if current is not None and total else None
+    if eta is not None and status == "live":
+        text.append(f" · ETA {format_age(eta, compact)}", style="dim")
     return text
 
 

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from evotui.table_data import TableQuery, TableRows
 
 DYNAMICS_BINDINGS: list[BindingType] = [
-    Binding("left_square_bracket", "older", "Older", key_display="["),
-    Binding("right_square_bracket", "newer", "Newer", key_display="]"),
+    Binding("left_square_bracket", "older", "Older/newer", key_display="[ ]"),
+    Binding("right_square_bracket", "newer", "Newer", show=False),
     Binding("t", "pick_step", "Go to step", show=False),
     Binding("m", "data_map", "Data map"),
     Binding("r", "regressions", "Regressions", show=False),

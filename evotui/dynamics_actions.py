@@ -110,7 +110,7 @@ class DynamicsActions:
     def action_pick_step(self) -> None:
         if self.state.dynamics is None:
             return
-        self.app.push_screen(StepPickerScreen(self.state.dynamics, self._current_step()), self.travel_to)
+        self.app.push_screen(StepPickerScreen(self.state.dynamics, self._current_step()), self._travel_if_chosen)
 
     # -- data map, regressions -----------------------------------------------------------------------
     def action_data_map(self) -> None:
@@ -168,7 +168,8 @@ class DynamicsActions:
             return
         # Everything is taken now, on the UI thread; only the writing runs in the thread.
         rows = iter_rows(self.state.history, self.view_dynamics(), self.rows.order.tolist(), self.view_step)
-        target = Path(path).expanduser()
+        target = Path(path).expanduser().absolute()
+        self.notify(f"exporting {len(self.rows):,} examples to {target}", title="export", markup=False, timeout=3)
 
         def write() -> None:
             try:

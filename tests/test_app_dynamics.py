@@ -152,6 +152,9 @@ async def test_step_travel_shows_the_table_as_of_an_earlier_snapshot(run_dir: Pa
         await pilot.press("home", "down", "down", "down", "enter")
         await pilot.pause()
         assert main.view_step == steps[3]
+        await pilot.press("t", "down", "escape")  # esc: no travel
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen) and main.view_step == steps[3]
 
 
 @pytest.mark.anyio

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
 from evotui.app import EvotuiApp, MainScreen, make_app
 from evotui.dynamics import compute_dynamics
@@ -23,7 +24,7 @@ from evotui.screens.data_map import DataMapScreen
 from evotui.screens.export_dialog import ExportScreen
 from evotui.screens.regressions import RegressionsScreen
 from evotui.screens.step_picker import StepPickerScreen
-from evotui.widgets.metrics import BARS, metrics_text, sparkline_positions
+from evotui.widgets.metrics import BARS, MetricsBar, metrics_text, sparkline_positions
 from tracker.store import SnapshotStore
 from tracker.synthetic import SyntheticRun, write_synthetic_run
 
@@ -187,12 +188,21 @@ async def test_regressions_are_listed_and_marked_on_the_sparkline(run_dir: Path)
     app = app_for(run_dir)
     async with app.run_test(size=SIZE) as pilot:
         main = await wait_loaded(pilot)
+        # The sparkline marks the regressions where accuracy fell.
+        fell = [r.step for r in expected.regressions if r.accuracy_change < 0]
+        assert main.query_one(MetricsBar)._regressions == fell
         await pilot.press("r")
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, RegressionsScreen)
-        options = screen.query_one("OptionList")
+        options = screen.query_one(OptionList)
         assert [o.id for o in options.options] == [str(r.step) for r in expected.regressions]
+        await pilot.press("s")  # worst first: the largest accuracy drop
+        await pilot.pause()
+        worst = min(expected.regressions, key=lambda r: (r.accuracy_change, -r.n_forgotten, r.step))
+        assert options.options[0].id == str(worst.step)
+        await pilot.press("s")
+        await pilot.pause()
         await pilot.press("end", "up", "enter")
         await pilot.pause()
         wanted = expected.regressions[-2].step

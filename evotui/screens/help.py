@@ -20,7 +20,7 @@ HELP = """\
 | `[` / `]` | the table as of the previous / next snapshot (step travel); `esc` back to the latest |
 | `t` | go to a snapshot (step picker) |
 | `m` | data map: variability against confidence; choose a region to filter the table |
-| `r` | regressions: snapshots where accuracy fell or examples were forgotten (red on the accuracy sparkline) |
+| `r` | regressions: snapshots where accuracy fell (red on the accuracy sparkline) or examples were forgotten |
 | `c` | compare two snapshots' outputs side by side, changed characters highlighted |
 | `e` | export the rows shown (a row per example per step) as .csv or .jsonl |
 | `s` / `S` | sort by the next column / reverse the sort (or click a column title) |

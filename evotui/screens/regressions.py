@@ -41,7 +41,10 @@ def regression_label(regression: Regression, width: int = 90) -> Text:
 class RegressionsScreen(ModalScreen[int | None]):
     """The regressions, oldest first; enter travels to that snapshot (dismisses with its step)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,r", "cancel", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,r", "cancel", "Close"),
+        Binding("s", "toggle_order", "By step/severity"),
+    ]
     DEFAULT_CSS = """
     RegressionsScreen { align: center middle; }
     RegressionsScreen > Vertical {
@@ -55,17 +58,40 @@ class RegressionsScreen(ModalScreen[int | None]):
     def __init__(self, dynamics: RunDynamics) -> None:
         super().__init__()
         self.dynamics = dynamics
+        self.by_severity = False
+
+    def ordered(self) -> list[Regression]:
+        """By step, or worst first: the largest accuracy drop, then the most examples forgotten."""
+        regressions = self.dynamics.regressions
+        if not self.by_severity:
+            return list(regressions)
+        return sorted(regressions, key=lambda r: (r.accuracy_change, -r.n_forgotten, r.step))
+
+    def heading(self) -> Text:
+        regressions = self.dynamics.regressions
+        fell = sum(1 for r in regressions if r.accuracy_change < 0)
+        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title.append(f"Regressions: {len(regressions)} of {max(len(self.dynamics.steps) - 1, 0)} snapshots", "bold")
+        title.append(f" · accuracy fell at {fell} (red on the sparkline)")
+        title.append(" · by severity" if self.by_severity else " · by step", style="bold")
+        title.append(" · enter: view the run at that step · s: order · esc: close", style="dim")
+        return title
 
     def compose(self) -> ComposeResult:
-        regressions = self.dynamics.regressions
-        title = Text(f"Regressions: {len(regressions)} of {max(len(self.dynamics.steps) - 1, 0)} snapshots", "bold")
-        title.append(" · enter: view the run at that step · esc close", style="dim")
         with Vertical():
-            yield Static(title, id="regressions-title")
-            if regressions:
-                yield OptionList(*(Option(regression_label(r), id=str(r.step)) for r in regressions))
+            yield Static(self.heading(), id="regressions-title")
+            if self.dynamics.regressions:
+                yield OptionList(*(Option(regression_label(r), id=str(r.step)) for r in self.ordered()))
             else:
                 yield Static(Text("No snapshot went backwards.", style="dim"), id="regressions-empty")
+
+    def action_toggle_order(self) -> None:
+        self.by_severity = not self.by_severity
+        self.query_one("#regressions-title", Static).update(self.heading())
+        for options in self.query(OptionList):
+            options.clear_options()
+            options.add_options([Option(regression_label(r), id=str(r.step)) for r in self.ordered()])
+            options.highlighted = 0
 
     def on_mount(self) -> None:
         for options in self.query(OptionList):

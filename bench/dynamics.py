@@ -127,6 +127,23 @@ def main() -> None:
     print(f"  compute_dynamics(history, until_step={mid}) (step travel), best of 3: {travel * 1000:8.1f} ms")
     print(f"  statuses {dyn.counts_by_status()}  regions {dyn.counts_by_region()}  regressions {len(dyn.regressions)}")
 
+    # What one "[" press costs in the app: the dynamics as of the previous snapshot, then the table's
+    # rows (filter + sort over every example); and what opening the data map costs before plotext.
+    from evotui.screens.data_map import map_points
+    from evotui.table_data import TableQuery, table_rows
+
+    previous = int(steps[-2])
+
+    def travel_press() -> None:
+        history.version += 1  # a fresh view: nothing cached from the previous press
+        then = compute_dynamics(history, until_step=previous)
+        table_rows(history, then, TableQuery(step=previous, quick="unstable", sort="loss"))
+
+    press = best_of(travel_press)
+    points = best_of(lambda: map_points(dyn, 120, 30))
+    print(f"  app: one '[' press (dynamics as of step {previous} + table rows), best of 3: {press * 1000:8.1f} ms")
+    print(f"  app: data map points for a 120x30 plot, best of 3: {points * 1000:8.1f} ms")
+
     # Export: the long table of the last 50 snapshots (a row per example per step), CSV and JSONL.
     small = history_from_arrays(steps[-50:], exact[:, -50:], loss[:, -50:])
     small_dyn = compute_dynamics(small)

@@ -224,7 +224,7 @@ def _examples_table(title: str, rows: list[dict[str, Any]], forgetting: bool, wi
     fixed = max(max_id, 2) + 9 + (7 + 12 if forgetting else 9 + 7 + 4) + 3 * (7 if forgetting else 8)
     text_width = max(6, (width - fixed) // 3)
     # One line per example: our own columns never wrap, the file's text is cut with an ellipsis.
-    table.add_column("id", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("id", no_wrap=True, overflow="ellipsis", min_width=min(max_id, 16), max_width=24)
     table.add_column("status", no_wrap=True, min_width=9)
     if forgetting:
         table.add_column("forgets", justify="right", no_wrap=True, min_width=7)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
 
-from tests._capture_helpers import toy_model_and_tokenizer
+from tests._capture_helpers import one_torch_thread, toy_model_and_tokenizer
 from tracker.evaluate import default_max_new_tokens, encode_examples, evaluate, render_prompt, unwrap_model
 from tracker.examples import load_examples
 from tracker.toy import addition_examples
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests._capture_helpers import SEED_JSONL, snapshots, toy_model_and_tokenizer
+from tests._capture_helpers import SEED_JSONL, one_torch_thread, snapshots, toy_model_and_tokenizer
 from tracker import EvolutionTracker
 from tracker.schema import RunManifest
 from tracker.store import read_manifest
 from tracker.toy import addition_examples
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +192,19 @@ def test_generation_error_is_logged_and_counted(tmp_path: Path, model_and_tok, c
     assert isinstance(manifest, RunManifest) and manifest.errors == 1
     assert "RuntimeError: CUDA out of memory (simulated)" in (manifest.last_error or "")
     assert list(snapshots(tmp_path)) == [10]
+
+
+def test_tracker_without_a_model_does_not_import_torch(tmp_path: Path) -> None:
+    # record() users and the viewer's machines need no torch: only evaluate/callback import it.
+    code = (
+        "import sys; from tracker import EvolutionTracker; import tracker.examples\n"
+        f"t = EvolutionTracker(output_dir={str(tmp_path)!r})\n"
+        "t.record(0, [{'example_id': 'a', 'expected_output': 'x', 'model_output': 'x'}]); t.close()\n"
+        "bad = [m for m in ('torch', 'transformers', 'textual', 'rich') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent.parent
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(snapshots(tmp_path)) == [0]

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests._capture_helpers import snapshots
+from tests._capture_helpers import one_torch_thread, snapshots
 from tracker.schedule import make_schedule
 from tracker.schema import RunManifest
 from tracker.store import read_manifest
 from tracker.toy import addition_examples
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    with one_torch_thread():
+        yield
 
 
 def test_trainer_run_captures_the_schedule_and_learns(tmp_path: Path) -> None:
@@ -61,18 +68,21 @@ def test_resume_from_checkpoint_then_a_new_run_archives(tmp_path: Path) -> None:
     baseline_bytes = (out / "step_000000.json").read_bytes()
     assert sorted(snapshots(out)) == [0, 20, 40, 60]
 
-    # Resume from checkpoint-40 and train to 80: no new baseline, 0..40 kept, the old 60 moved aside.
+    # Resume from checkpoint-40 and train to 80: no new baseline, 0..40 kept, the old 60 moved aside, and
+    # the same 10 examples evaluated even though this run is given 12.
     train_toy(
         out,
         steps=80,
-        n_examples=10,
+        n_examples=12,
         schedule="every 20",
         trainer_dir=ckpt,
         save_steps=40,
         resume_from_checkpoint=str(ckpt / "checkpoint-40"),
     )
     assert (out / "step_000000.json").read_bytes() == baseline_bytes
-    assert sorted(snapshots(out)) == [0, 20, 40, 60, 80]
+    resumed_snaps = snapshots(out)
+    assert sorted(resumed_snaps) == [0, 20, 40, 60, 80]
+    assert [e.example_id for e in resumed_snaps[80].examples] == first.example_ids
     moved = out / "archive" / f"{first.run_id}-after-40"
     assert [p.name for p in moved.iterdir()] == ["step_000060.json"]
     resumed = read_manifest(out)

@@ -37,12 +37,14 @@ def train_toy(
     resume_from_checkpoint: str | bool | None = None,
     save_steps: int | None = None,
     with_tracker: bool = True,
+    threads: int | None = None,
     **trainer_kwargs: Any,
 ) -> dict[str, Any]:
     """Train the toy model for ``steps`` steps, capturing ``n_examples`` examples into ``output_dir``.
 
     ``trainer_dir`` holds the Trainer's own files (checkpoints when ``save_steps`` is set); a temporary
-    directory by default. Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
+    directory by default. ``threads`` sets torch's thread count (1 is faster for this model on a busy
+    machine, e.g. next to the viewer). Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -54,6 +56,10 @@ def train_toy(
     from tracker.callback import EvolutionCallback
     from tracker.toy import PadCollator, ToyTrainDataset, addition_examples, build_char_tokenizer, build_tiny_llama
 
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
     set_seed(seed)
     tokenizer = build_char_tokenizer()
     model = build_tiny_llama(tokenizer, hidden_size=hidden, seed=seed)
@@ -125,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--schedule", default=DEFAULT_SCHEDULE, help='"default", "every N" or "0,10,50,..."')
     parser.add_argument("--format", default="json", choices=["json", "msgpack"])
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)
     schedule: Any = args.schedule
     if "," in schedule:
@@ -138,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         schedule=schedule,
         snapshot_format=args.format,
+        threads=args.threads,
     )
     print(f"trained {result['global_step']} steps in {result['seconds']:.1f} s; snapshots in {args.output_dir}")
     return 0

@@ -176,6 +176,9 @@ class EvolutionTracker:
         self._last_heartbeat = 0.0
         self.captured_steps: set[int] = set()
         self._disabled: str | None = None
+        # Seconds the writer thread spent on the last snapshot (score, summarise, encode, write): for bench/.
+        self.last_write_seconds: float | None = None
+        self.last_eval_seconds: float | None = None  # model compute of the last capture, on the training thread
 
     # ------------------------------------------------------------------ public API
 
@@ -287,6 +290,7 @@ class EvolutionTracker:
             logger.exception("capture at step %d failed", current_step)
             local, error = None, f"{type(exc).__name__}: {exc}"
         eval_seconds = time.perf_counter() - t0
+        self.last_eval_seconds = eval_seconds
         gathered = self._gather((local, error))
         if not self.is_writer:
             return error is None
@@ -571,6 +575,7 @@ class EvolutionTracker:
                 self._queue.task_done()
 
     def _write_snapshot(self, job: _SnapshotJob) -> None:
+        t0 = time.perf_counter()
         rows: list[ExampleResult] = []
         for example, output, loss, meta in zip(job.examples, job.outputs, job.losses, job.metadata, strict=True):
             exact, sim = score(output, example.expected_output, self.normalizer)
@@ -599,6 +604,7 @@ class EvolutionTracker:
             eval_seconds=job.eval_seconds,
         )
         path = self.store.write(snapshot)
+        self.last_write_seconds = time.perf_counter() - t0
         summary = snapshot.summary
         assert summary is not None
         loss_text = f"{summary.avg_loss:.3f}" if summary.avg_loss is not None else "n/a"

@@ -1,0 +1,231 @@
+"""Capture cost on CPU, with its baselines measured in the same run. Prints a table.
+
+    python bench/capture.py [--repeats 5] [--examples 100] [--steps 800] [--skip-run]
+
+For the tiny model (hidden 64, 2 layers, trained 300 steps so that answers stop at EOS) and a ~10M
+parameter Llama (hidden 384, 7 layers, untrained: every generation runs to max_new_tokens), 100 examples:
+
+1. batched capture vs one example at a time (same examples, same max_new_tokens);
+2. capture vs the bare model compute: one batched forward + one batched generate per batch of the same
+   pre-built tensors, no tracker (no tokenising, decoding, scoring, writing);
+3. training-thread time per snapshot beyond the model compute (capture call minus its eval_seconds), and
+   the writer thread's own time per snapshot (scoring + encoding + atomic write), which runs off-thread;
+4. whole-run wall time of the toy Trainer run with and without EvolutionCallback (the seed's schedule).
+
+Figures are medians over ``--repeats`` after a warm-up call. Expectations from issue 3: (1) >= 5x,
+(2) <= 15% overhead, (3) <= 5 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BATCH_SIZE = 32
+
+
+def _timed(fn: Any) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def train_briefly(model: Any, tok: Any, steps: int = 300) -> None:
+    import torch
+
+    from tracker.toy import PadCollator, ToyTrainDataset, addition_examples
+
+    data = ToyTrainDataset(addition_examples(), tok)
+    collate = PadCollator(tok.pad_token_id)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    model.train()
+    for step in range(steps):
+        batch = collate([data[(step * 32 + k) % len(data)] for k in range(32)])
+        model(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+
+def bare_compute(model: Any, tok: Any, examples: list[Any], max_new_tokens: int) -> Any:
+    """A closure doing only the model calls a capture needs, on tensors built beforehand."""
+    import torch
+    from transformers import GenerationConfig
+
+    from tracker.evaluate import _left_pad, encode_examples
+
+    encoded = encode_examples(examples, tok)
+    batches = []
+    for i in range(0, len(encoded), BATCH_SIZE):
+        chunk = encoded[i : i + BATCH_SIZE]
+        full = _left_pad([e.prompt_ids + e.answer_ids for e in chunk], tok.pad_token_id, "cpu")
+        prompt = _left_pad([e.prompt_ids for e in chunk], tok.pad_token_id, "cpu")
+        batches.append((full, prompt))
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+
+    def run() -> None:
+        model.eval()
+        with torch.inference_mode():
+            for (ids, mask, pos), (pids, pmask, _) in batches:
+                model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False)
+                model.generate(input_ids=pids, attention_mask=pmask, generation_config=config)
+
+    return run
+
+
+def measure_model(label: str, model: Any, tok: Any, rows: list[dict[str, str]], repeats: int) -> list[tuple[str, str]]:
+    from tracker import EvolutionTracker
+    from tracker.evaluate import default_max_new_tokens, encode_examples
+    from tracker.examples import load_examples
+
+    examples = load_examples(rows)
+    max_new = default_max_new_tokens(encode_examples(examples, tok))
+    n_params = sum(p.numel() for p in model.parameters())
+    with tempfile.TemporaryDirectory() as tmp:
+        batched = EvolutionTracker(
+            output_dir=Path(tmp) / "b", schedule="every 1", batch_size=BATCH_SIZE, max_new_tokens=max_new
+        )
+        single = EvolutionTracker(output_dir=Path(tmp) / "s", schedule="every 1", batch_size=1, max_new_tokens=max_new)
+        step = iter(range(10**9))
+
+        blocked: list[float] = []
+        writes: list[float] = []
+
+        def capture_batched() -> float:
+            """Seconds the training thread spent in the capture call (the write finishes off-thread)."""
+            t0 = time.perf_counter()
+            batched.capture_snapshot(model=model, tokenizer=tok, examples=rows, current_step=next(step))
+            total = time.perf_counter() - t0
+            batched.flush()  # outside the timed call: the next capture starts from an idle writer
+            if batched.last_eval_seconds is not None:
+                blocked.append(total - batched.last_eval_seconds)
+            if batched.last_write_seconds is not None:
+                writes.append(batched.last_write_seconds)
+            return total
+
+        def capture_single() -> float:
+            t0 = time.perf_counter()
+            single.capture_snapshot(model=model, tokenizer=tok, examples=rows, current_step=next(step))
+            total = time.perf_counter() - t0
+            single.flush()
+            return total
+
+        bare = bare_compute(model, tok, examples, max_new)
+        # Interleaved, one of each per round: the machine is shared, and a slow moment then hits every
+        # variant alike instead of one of them. The ratios are medians of per-round ratios.
+        for fn in (capture_batched, capture_single, bare):
+            fn()  # warm-up
+        blocked.clear()
+        writes.clear()
+        t_batched_all, t_single_all, t_bare_all = [], [], []
+        for round_ in range(repeats):
+            t_batched_all.append(capture_batched())
+            t_bare_all.append(_timed(bare))
+            if round_ < max(2, repeats // 2):  # one at a time is slow: fewer rounds
+                t_single_all.append(capture_single())
+        t_batched = statistics.median(t_batched_all)
+        t_bare = statistics.median(t_bare_all)
+        t_single = statistics.median(t_single_all)
+        overhead = statistics.median(b / a - 1 for a, b in zip(t_bare_all, t_batched_all, strict=True))
+        speedup = statistics.median(s / b for s, b in zip(t_single_all, t_batched_all, strict=False))
+        batched.close()
+        single.close()
+    return [
+        (f"{label}: parameters", f"{n_params / 1e6:.2f} M, {len(rows)} examples, max_new_tokens {max_new}"),
+        (f"{label}: capture, batched ({BATCH_SIZE})", f"{1000 * t_batched:8.1f} ms"),
+        (f"{label}: capture, one at a time", f"{1000 * t_single:8.1f} ms   -> batched is {speedup:.1f}x faster"),
+        (f"{label}: bare model compute", f"{1000 * t_bare:8.1f} ms   -> capture overhead {100 * overhead:+.1f}%"),
+        (
+            f"{label}: training thread beyond compute",
+            f"{1000 * statistics.median(blocked):8.3f} ms per snapshot (median of {len(blocked)})",
+        ),
+        (
+            f"{label}: writer thread per snapshot",
+            f"{1000 * statistics.median(writes):8.2f} ms (score + encode + fsync'd write, off the training thread)",
+        ),
+    ]
+
+
+def measure_run(steps: int, n_examples: int) -> list[tuple[str, str]]:
+    from tracker.schedule import make_schedule
+    from tracker.toy_train import train_toy
+
+    rows: list[tuple[str, str]] = []
+    # The Trainer prints its logs; they are not part of this table.
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
+        # Alternate without/with so a slow moment on the shared machine does not land on one side only.
+        without_1 = train_toy(Path(tmp) / "none1", steps=steps, n_examples=n_examples, with_tracker=False)["seconds"]
+        with_1 = train_toy(Path(tmp) / "evo1", steps=steps, n_examples=n_examples, schedule=None)["seconds"]
+        without_2 = train_toy(Path(tmp) / "none2", steps=steps, n_examples=n_examples, with_tracker=False)["seconds"]
+        with_2 = train_toy(Path(tmp) / "evo2", steps=steps, n_examples=n_examples, schedule=None)["seconds"]
+    captures = len(make_schedule(None).steps_until(steps)) + (0 if make_schedule(None).should_capture(steps) else 1)
+    t_without, t_with = min(without_1, without_2), min(with_1, with_2)
+    rows.append(
+        (f"toy run {steps} steps: without callback", f"{t_without:8.2f} s (runs: {without_1:.2f}, {without_2:.2f})")
+    )
+    rows.append(
+        (
+            f"toy run {steps} steps: with callback",
+            f"{t_with:8.2f} s (runs: {with_1:.2f}, {with_2:.2f}); {captures} captures of {n_examples} examples, "
+            f"{100 * (t_with - t_without) / t_without:+.1f}%",
+        )
+    )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--examples", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=800, help="steps of the whole-run comparison")
+    parser.add_argument("--skip-run", action="store_true", help="skip the whole-run comparison")
+    args = parser.parse_args()
+
+    import logging
+
+    import torch
+
+    logging.getLogger("tracker").setLevel(logging.WARNING)
+    from tracker.toy import addition_examples, build_char_tokenizer, build_tiny_llama
+
+    rows = addition_examples()[: args.examples]
+    tok = build_char_tokenizer()
+    table: list[tuple[str, str]] = [("torch threads", str(torch.get_num_threads()))]
+
+    tiny = build_tiny_llama(tok, hidden_size=64, seed=0)
+    train_briefly(tiny, tok)
+    table += measure_model("tiny", tiny, tok, rows, args.repeats)
+
+    medium = build_tiny_llama(tok, hidden_size=384, num_layers=7, num_heads=6, seed=0)
+    table += measure_model("10M", medium, tok, rows, max(2, args.repeats // 2))
+
+    if not args.skip_run:
+        table += measure_run(args.steps, args.examples)
+
+    width = max(len(k) for k, _ in table)
+    for key, value in table:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,9 +8,14 @@ messages; everything else happens on the UI thread.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +23,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
@@ -25,18 +31,52 @@ from evotui.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regressi
 from evotui.history import RunHistory
 from evotui.messages import ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse
-from evotui.screens.help import HelpScreen
-from evotui.screens.run_picker import RunPickerScreen
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
-from evotui.tail import DIR_OK, DirectoryTailer, find_runs
+from evotui.tail import DIR_OK, DirectoryTailer, PollResult, find_runs
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
 from evotui.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.widgets.metrics import MetricsBar
 from evotui.widgets.run_header import RunHeader
+from tracker.store import has_run_files
 
 Clock = Callable[[], float]
+DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
+
+
+@dataclass
+class FirstLoad:
+    """The first look at a run: its tailer, that poll, and the history built from it."""
+
+    tailer: DirectoryTailer
+    result: PollResult
+    history: RunHistory
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic GC while a run is loaded in bulk.
+
+    Decoding allocates millions of short-lived Structs; each allocation burst triggers collections
+    that rescan the growing history. Measured on 500 x 10,000 examples: 36 s with GC, 13 s without.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def first_load(path: Path) -> FirstLoad:
+    """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
+    tailer = DirectoryTailer(path)
+    history = RunHistory()
+    with gc_paused():
+        result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+    return FirstLoad(tailer, result, history)
 
 
 class MainScreen(DynamicsActions, Screen[None]):
@@ -49,13 +89,23 @@ class MainScreen(DynamicsActions, Screen[None]):
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("enter,d", "toggle_detail", "Detail"),
+        Binding("n", "move(1)", "Next example", show=False),
+        Binding("p", "move(-1)", "Previous example", show=False),
         Binding("escape", "step_out", "Back", show=False),
         Binding("question_mark", "app.help", "Help"),
         *DYNAMICS_BINDINGS,
     ]
 
-    def __init__(self, path: Path, interval: float = 0.5, clock: Clock = time.time, from_picker: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path,
+        interval: float = 0.5,
+        clock: Clock = time.time,
+        from_picker: bool = False,
+        prefetch: Future[FirstLoad] | None = None,
+    ) -> None:
         super().__init__()
+        self.prefetch = prefetch
         self.path = path
         self.interval = interval
         self.clock = clock
@@ -68,7 +118,10 @@ class MainScreen(DynamicsActions, Screen[None]):
         self._stop = threading.Event()
         self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
+        self._detail_timer: Timer | None = None
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
+        # (snapshots held, files in the update, read+decode s in the thread, apply s on the UI thread)
+        self.timings: deque[tuple[int, int, float, float]] = deque(maxlen=256)
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -93,23 +146,27 @@ class MainScreen(DynamicsActions, Screen[None]):
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False, description="tail run directory")
     def _tail(self) -> None:
         worker = get_current_worker()
-        tailer = DirectoryTailer(self.path)
+        first = self.prefetch.result() if self.prefetch is not None else None
+        tailer = first.tailer if first is not None else DirectoryTailer(self.path)
+        history = first.history if first is not None else RunHistory()  # built here until handed over
         handed_over = False
         polls = 0
         while not worker.is_cancelled and not self._stop.is_set():
-            result = tailer.poll()
+            if first is not None:
+                result, first = first.result, None
+            elif handed_over:
+                result = tailer.poll()
+            else:
+                with gc_paused():
+                    result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
             polls += 1
             if result.changed:
-                history = dynamics = None
-                if not handed_over and result.loaded:
-                    # The first batch (maybe hundreds of files) is built here, off the UI thread.
-                    history = RunHistory()
-                    for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
-                        history.add(snapshot, source=str(f.path))
-                    dynamics = analyse(history)
-                    handed_over = True
+                handing = dynamics = None
+                if not handed_over and history.n_steps:
+                    # The first batch (maybe hundreds of files) was built here, off the UI thread.
+                    handing, dynamics, handed_over = history, analyse(history), True
                 self._consumed.clear()
-                self.post_message(TailUpdate(result, history, dynamics))
+                self.post_message(TailUpdate(result, handing, dynamics))
                 # Back-pressure: a busy UI slows the poller down instead of queueing batches.
                 while not self._consumed.wait(0.1):
                     if worker.is_cancelled or self._stop.is_set():
@@ -128,10 +185,15 @@ class MainScreen(DynamicsActions, Screen[None]):
             self._stop.wait(self.interval)
 
     def on_tail_update(self, message: TailUpdate) -> None:
+        started = time.perf_counter()
         try:
             self._apply(message)
         finally:
             self._consumed.set()
+            n_loaded = len(message.result.loaded) + len(message.result.consumed)
+            self.timings.append(
+                (self.state.history.n_steps, n_loaded, message.result.read_seconds, time.perf_counter() - started)
+            )
 
     def _apply(self, message: TailUpdate) -> None:
         result, state = message.result, self.state
@@ -160,6 +222,9 @@ class MainScreen(DynamicsActions, Screen[None]):
                 state.dynamics = analyse(state.history)
         for f, snapshot in result.loaded:
             state.note_written(snapshot.training_step, snapshot.timestamp, f.mtime_ns)
+        for step, mtime_ns in result.consumed:
+            if step in state.history.columns:
+                state.note_written(step, state.history.columns[step].timestamp, mtime_ns)
         self._sync_waiting()
         if result.loaded or result.removed_steps or first_load:
             self.refresh_data()
@@ -192,7 +257,9 @@ class MainScreen(DynamicsActions, Screen[None]):
             parts.append(f"accuracy {acc:.1%} ({arrow}{abs(delta) * 100:.1f})")
         if forgotten:
             parts.append(f"{forgotten} newly forgotten")
-        self.notify(" · ".join(parts), title="new snapshot", markup=False, timeout=4)
+        # One toast at a time: a fast run must not bury the screen under a stack of them.
+        self.app.clear_notifications()
+        self.notify(" · ".join(parts), title="new snapshot", markup=False, timeout=3)
 
     # -- drawing -------------------------------------------------------------------------------------
     def _update_header(self) -> None:
@@ -214,8 +281,12 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.query_one(ExampleDetail).show(self.state.history, self.view_dynamics(), self.selected)
 
     def on_example_selected(self, message: ExampleSelected) -> None:
+        # The table moves at once; the detail pane (plot, long history) follows when the cursor or
+        # the filter pauses, so that key repeat and typing never queue up its renders.
         self.selected = message.index
-        self._show_detail()
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY, self._show_detail)
 
     # -- filter, sort, panes -------------------------------------------------------------------------
     @on(Input.Changed, "#filter-input")
@@ -259,6 +330,10 @@ class MainScreen(DynamicsActions, Screen[None]):
     def on_sort_requested(self, message: SortRequested) -> None:
         self.sort_by(message.key)
 
+    def action_move(self, delta: int) -> None:
+        """Next/previous example, also while the detail pane is full height (the table hidden)."""
+        self.query_one(ExampleTable).action_cursor(delta)
+
     def action_toggle_detail(self) -> None:
         self.toggle_class("detail-max")
 
@@ -288,12 +363,19 @@ class EvotuiApp(App[None]):
         self.path = Path(path)
         self.interval = interval
         self.clock = clock
+        # Start reading a run right away, while Textual starts: the first screen comes sooner.
+        self._prefetch: Future[FirstLoad] | None = None
+        if has_run_files(self.path):
+            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evotui-prefetch")
+            self._prefetch = executor.submit(first_load, self.path)
+            executor.shutdown(wait=False)
 
     def on_mount(self) -> None:
-        if self.path.is_dir() and not (self.path / "run.json").exists() and self._has_subruns():
+        if self._prefetch is None and self.path.is_dir() and self._has_subruns():
             self.show_run_picker(self.path)
         else:
-            self.push_screen(MainScreen(self.path, self.interval, self.clock))
+            self.push_screen(MainScreen(self.path, self.interval, self.clock, prefetch=self._prefetch))
+            self._prefetch = None
 
     def _has_subruns(self) -> bool:
         from tracker.store import list_snapshot_files
@@ -306,6 +388,8 @@ class EvotuiApp(App[None]):
         return bool(find_runs(self.path))
 
     def show_run_picker(self, path: Path) -> None:
+        from evotui.screens.run_picker import RunPickerScreen  # DataTable: imported only when needed
+
         if isinstance(self.screen, RunPickerScreen):
             return
         while len(self.screen_stack) > 1:
@@ -316,6 +400,8 @@ class EvotuiApp(App[None]):
         self.push_screen(MainScreen(path, self.interval, self.clock, from_picker=True))
 
     def action_help(self) -> None:
+        from evotui.screens.help import HelpScreen  # Markdown: imported only when asked for
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

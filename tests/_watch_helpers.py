@@ -56,6 +56,9 @@ async def wait_loaded(pilot: Pilot, n_steps: int | None = None, timeout: float =
         return n_steps is None or screen.state.history.n_steps == n_steps  # type: ignore[attr-defined]
 
     await wait_for(pilot, ready, timeout)
+    # The detail pane follows the table's cursor after a short quiet time.
+    detail = app.screen.query_one("ExampleDetail")
+    await wait_for(pilot, lambda: detail.shown is not None and detail.shown[2] == app.screen.selected, timeout)
     await pilot.pause()
     await asyncio.sleep(0.05)
     await pilot.pause()

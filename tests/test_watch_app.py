@@ -110,10 +110,8 @@ async def test_selecting_a_row_updates_the_detail_pane(tmp_path: Path) -> None:
         detail = app.screen.query_one(ExampleDetail)
         assert "ex_000" in screen_text(app)
         await pilot.press("down", "down", "down")
-        await pilot.pause()
+        await wait_for(pilot, lambda: str(detail.query_one("#detail-title").render()).startswith("ex_003"))
         assert app.screen.selected == 3
-        title = detail.query_one("#detail-title").render()
-        assert str(title).startswith("ex_003")
         text = screen_text(app)
         assert f"input    {run.inputs[3]}" in text
         # The prediction history shows this example's outputs (newest rows may need scrolling).
@@ -121,7 +119,7 @@ async def test_selecting_a_row_updates_the_detail_pane(tmp_path: Path) -> None:
         assert any(first_output in line for line in screen_lines(app)[20:])
         # A mouse click selects too.
         await pilot.click(ExampleTable, offset=(2, 6))
-        await pilot.pause()
+        await wait_for(pilot, lambda: detail.shown is not None and detail.shown[2] == 5)
         assert app.screen.selected == 5
         # The curve plot got this example's series.
         plot_data = detail.query_one("#detail-plot")._data
@@ -172,12 +170,13 @@ async def test_hostile_text_renders_inert(tmp_path: Path) -> None:
         text = screen_text(app)
         assert "␛" in text  # escapes are shown, not obeyed
         await pilot.press("home", "down", "down")  # the markup row
-        await pilot.pause()
+        detail = app.screen.query_one(ExampleDetail)
+        await wait_for(pilot, lambda: detail.shown is not None and detail.shown[2] == 2)
         text = screen_text(app)
         assert "[bold red]markup[/]" in text  # markup stays literal
         assert "[bold]gold[/bold]" in text
         await pilot.press("down", "down", "down")  # the megabyte line
-        await wait_for(pilot, lambda: app.screen.selected == 5)
+        await wait_for(pilot, lambda: detail.shown is not None and detail.shown[2] == 5)
         await pilot.pause(0.1)
         app.screen.query_one("#detail-history").scroll_end(animate=False, immediate=True)
         await pilot.pause()

@@ -12,6 +12,7 @@ from textual.pilot import Pilot
 
 from evotui.app import make_app
 from evotui.screens.run_picker import RunPickerScreen
+from evotui.widgets.detail import ExampleDetail
 from tests._watch_helpers import wait_for, wait_loaded
 from tracker.synthetic import write_demo_runs
 
@@ -30,6 +31,13 @@ def demo_app(path: Path, now: float):
 
 async def loaded(pilot: Pilot) -> None:
     await wait_loaded(pilot)
+
+
+async def detail_follows(pilot: Pilot) -> None:
+    """The detail pane follows the cursor after a short pause: wait for it."""
+    screen = pilot.app.screen
+    detail = screen.query_one(ExampleDetail)
+    await wait_for(pilot, lambda: detail.shown is not None and detail.shown[2] == screen.selected)
 
 
 def test_main_screen_80x24(snap_compare, demo) -> None:
@@ -51,6 +59,7 @@ def test_detail_pane(snap_compare, demo) -> None:
         await pilot.press("f", "f")  # forgotten
         await pilot.pause()
         await pilot.press("down", "enter")
+        await detail_follows(pilot)
 
     assert snap_compare(demo_app(run_dir, now), terminal_size=(120, 36), run_before=select)
 

@@ -26,6 +26,7 @@ HELP = """\
 | `s` / `S` | sort by the next column / reverse the sort (or click a column title) |
 | `↑ ↓ PgUp PgDn Home End` | move in the table (mouse: click, wheel) |
 | `enter` / `d` | detail pane full height, and back |
+| `n` / `p` | next / previous example (works with the detail pane full height) |
 | `tab` | next pane |
 | `esc` | step out: close, clear the filter, back to the run list |
 | `ctrl+p` | command palette |

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -82,14 +81,12 @@ class CurvePlot(PlotextPlot):
         return self._cache
 
 
-def history_table(history: RunHistory, index: int) -> Table:
-    """Prediction history, oldest first; consecutive identical outputs are one row ("×N")."""
-    table = Table.grid(padding=(0, 1), expand=True)
-    table.add_column("step", justify="right", no_wrap=True, style="bold")
-    table.add_column("ok", no_wrap=True)
-    table.add_column("sim", justify="right", no_wrap=True)
-    table.add_column("output", ratio=1, overflow="fold")
-    table.add_row(Text("step"), Text(" "), Text("sim"), Text("output", style="bold"))
+def history_text(history: RunHistory, index: int) -> Text:
+    """Prediction history, oldest first; consecutive identical outputs are one line ("×N").
+
+    One Text rather than a rich Table: a Table re-measures every cell at every render, which costs
+    a second for a long history, and the pane is re-rendered whenever the selection moves.
+    """
     points = history.prediction_history(index)
     runs: list[list[Any]] = []
     for p in points:
@@ -98,15 +95,19 @@ def history_table(history: RunHistory, index: int) -> Table:
             runs[-1][2] += 1
         else:
             runs.append([p, p.step, 1])
-    for first, last_step, count in runs:
-        steps = f"{first.step:,}" if count == 1 else f"{first.step:,}–{last_step:,}"
-        mark = Text("✓", "green") if first.exact else Text("✗", "red")
-        sim = "—" if math.isnan(first.similarity) else f"{first.similarity:.2f}"
-        out = whole_text(first.output, style="" if first.exact else "italic")
+    labels = [f"{first.step:,}" if count == 1 else f"{first.step:,}–{last:,}" for first, last, count in runs]
+    width = max((len(label) for label in labels), default=4)
+    text = Text(no_wrap=False)
+    text.append(f"{'step':>{width}}    sim output", style="bold")
+    for label, (first, _, count) in zip(labels, runs, strict=True):
+        text.append("\n")
+        text.append(f"{label:>{width}} ", style="bold")
+        text.append("✓" if first.exact else "✗", style="green" if first.exact else "red")
+        text.append(" —   " if math.isnan(first.similarity) else f" {first.similarity:.2f} ")
+        text.append_text(whole_text(first.output, style="" if first.exact else "italic"))
         if count > 1:
-            out.append(f"  ×{count}", style="dim")
-        table.add_row(Text(steps), mark, Text(sim), out)
-    return table
+            text.append(f"  ×{count}", style="dim")
+    return text
 
 
 def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int) -> Text:
@@ -146,7 +147,13 @@ class ExampleDetail(Vertical):
                 yield Static("", id="detail-texts")
                 yield Static("", id="detail-predictions")
 
+    shown: tuple[int, int, int | None] | None = None  # (history id, version, index) on screen
+
     def show(self, history: RunHistory, dynamics: Any | None, index: int | None) -> None:
+        key = (id(history), history.version, index)
+        if key == self.shown:
+            return
+        self.shown = key
         title = self.query_one("#detail-title", Static)
         texts = self.query_one("#detail-texts", Static)
         predictions = self.query_one("#detail-predictions", Static)
@@ -164,7 +171,7 @@ class ExampleDetail(Vertical):
         io.append("\nexpected ", style="bold")
         io.append_text(whole_text(history.expected[index]))
         texts.update(io)
-        predictions.update(history_table(history, index))
+        predictions.update(history_text(history, index))
         plot.set_data(
             (id(history), history.version, index),
             history.steps_array(),

@@ -23,6 +23,18 @@ def _load(directory: str) -> tuple[RunHistory, RunManifest | None, list[ReadErro
         raise click.ClickException(str(exc)) from exc
 
 
+def _no_snapshots(directory: str) -> str:
+    """Why there is nothing to read, and where the runs are when DIRECTORY is a directory of runs."""
+    from evotui.tail import find_runs
+
+    message = f"no readable snapshot files in {visible(directory, 200)} (expected step_NNNNNN.json or .msgpack)"
+    runs = find_runs(directory)
+    if runs:
+        names = ", ".join(visible(r.name, 60) for r in runs[:8]) + (" …" if len(runs) > 8 else "")
+        message += f"; it holds {len(runs)} run(s): {names}. Give one of them"
+    return message
+
+
 def run_report(directory: str, as_json: bool, top: int) -> None:
     history, manifest, errors = _load(directory)
     report = build_report(history, manifest, errors, directory=directory, top=top)
@@ -31,9 +43,7 @@ def run_report(directory: str, as_json: bool, top: int) -> None:
     else:
         print_report(report, Console(highlight=False))
     if not history.n_steps:
-        raise click.ClickException(
-            f"no readable snapshot files in {visible(directory, 200)} (expected step_NNNNNN.json or .msgpack)"
-        )
+        raise click.ClickException(_no_snapshots(directory))
 
 
 def run_export(directory: str, output: str) -> None:
@@ -45,7 +55,7 @@ def run_export(directory: str, output: str) -> None:
     for error in errors:
         click.echo(f"skipped {visible(str(error), 300)}", err=True)
     if not history.n_steps:
-        raise click.ClickException(f"no readable snapshot files in {visible(directory, 200)}: nothing exported")
+        raise click.ClickException(_no_snapshots(directory) + ": nothing exported")
     try:
         rows = export_run(output, history)
     except OSError as exc:

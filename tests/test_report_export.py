@@ -94,6 +94,9 @@ def test_report_on_a_missing_or_empty_directory_says_so(tmp_path: Path) -> None:
     assert code == 1 and "no such directory" in out
     code, out = invoke("report", str(tmp_path))
     assert code == 1 and "no readable snapshot files" in out
+    write_plan(tmp_path / "run-a", {"x": "1"}, {0: {"x": "1"}})
+    code, out = invoke("report", str(tmp_path))  # a directory of runs: say which
+    assert code == 1 and "it holds 1 run(s): run-a" in out
 
 
 def test_export_csv_long_table(run_dir: Path, tmp_path: Path) -> None:

@@ -161,6 +161,9 @@ class CompareScreen(Screen[None]):
     def action_shift(self, direction: int) -> None:
         """Move both steps one snapshot older or newer (the gap between them is kept)."""
         steps = self.history.steps
+        if self.step_a not in steps or self.step_b not in steps:  # a snapshot file was removed meanwhile
+            self.dismiss(None)
+            return
         ka, kb = steps.index(self.step_a), steps.index(self.step_b)
         if not (0 <= ka + direction < len(steps) and 0 <= kb + direction < len(steps)):
             self.app.bell()

@@ -8,6 +8,7 @@ usable from a notebook::
     history, manifest, errors = load_run("data/evolution_snapshots/mydata")
     dyn = compute_dynamics(history)
     dyn.counts_by_status(), dyn.regressions[:3], dyn.forgetting_steps(0)
+    pandas.DataFrame(dyn.table())  # one row per example (pandas is not a dependency)
 
 Definitions (DESIGN.md "Training dynamics"), over snapshots t_0 < t_1 < ... < t_K, with c_k the exact
 match, p_k = exp(-loss_k) (the geometric-mean probability of the gold tokens) for one example:
@@ -136,6 +137,22 @@ class RunDynamics:
         counts = {name: int(np.count_nonzero(self.region == name)) for name in REGIONS}
         counts["unmapped"] = int(np.count_nonzero(self.region == ""))
         return counts
+
+    def table(self) -> dict[str, np.ndarray]:
+        """Per-example columns, for a notebook: ``pandas.DataFrame(dyn.table())``."""
+        return {
+            "example_id": np.asarray(self.example_ids, dtype=object),
+            "status": self.status,
+            "first_learned": self.first_learned,
+            "learned_after": self.learned_after,
+            "learned_step": self.learned_step,
+            "forget_count": self.forget_count,
+            "confidence": self.confidence,
+            "variability": self.variability,
+            "correctness": self.correctness,
+            "aleatoric": self.aleatoric,
+            "region": self.region,
+        }
 
     def row(self, index: int) -> dict[str, object]:
         """The dynamics of one example as plain Python values (None for none / NaN): for export."""

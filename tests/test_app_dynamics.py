@@ -25,6 +25,7 @@ from evotui.screens.export_dialog import ExportScreen
 from evotui.screens.regressions import RegressionsScreen
 from evotui.screens.step_picker import StepPickerScreen
 from evotui.widgets.metrics import BARS, MetricsBar, metrics_text, sparkline_positions
+from tests._dynamics_helpers import write_plan
 from tracker.store import SnapshotStore
 from tracker.synthetic import SyntheticRun, write_synthetic_run
 
@@ -353,3 +354,24 @@ class TestPictures:
 
     def test_compare(self, snap_compare, tmp_path: Path) -> None:
         assert snap_compare(_snapshot_app(tmp_path), press=["c"], terminal_size=SIZE, run_before=_loaded)
+
+
+@pytest.mark.anyio
+async def test_one_snapshot_run_has_an_empty_map_and_nothing_to_compare(tmp_path: Path) -> None:
+    directory = write_plan(tmp_path / "first", {"a": "1", "b": "2"}, {0: {"a": "1", "b": "x"}})
+    app = app_for(directory)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await wait_loaded(pilot)
+        await pilot.press("c")  # no earlier snapshot: a warning, no screen
+        await pilot.pause()
+        assert app.screen is main
+        await pilot.press("left_square_bracket")
+        await pilot.pause()
+        assert main.view_step is None
+        await pilot.press("m")
+        await pilot.pause()
+        assert isinstance(app.screen, DataMapScreen)
+        assert "0 of 2 examples mapped" in str(app.screen.query_one("#data-map-title").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is main

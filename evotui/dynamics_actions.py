@@ -15,11 +15,9 @@ from textual.binding import Binding, BindingType
 
 from evotui.dynamics import RunDynamics, compute_dynamics
 from evotui.export import iter_rows, write_rows
-from evotui.screens.compare import CompareScreen
-from evotui.screens.data_map import DataMapScreen
-from evotui.screens.export_dialog import ExportScreen
-from evotui.screens.regressions import RegressionsScreen
-from evotui.screens.step_picker import StepPickerScreen
+
+# The screens are imported when first opened (as the watch screen does for help and the run picker):
+# the app starts without them.
 
 if TYPE_CHECKING:
     from evotui.run_state import RunState
@@ -115,12 +113,16 @@ class DynamicsActions:
         self.travel_to(steps[steps.index(self.view_step) + 1])
 
     def action_pick_step(self) -> None:
+        from evotui.screens.step_picker import StepPickerScreen
+
         if self.state.dynamics is None:
             return
         self.app.push_screen(StepPickerScreen(self.state.dynamics, self._current_step()), self._travel_if_chosen)
 
     # -- data map, regressions -----------------------------------------------------------------------
     def action_data_map(self) -> None:
+        from evotui.screens.data_map import DataMapScreen
+
         dynamics = self.view_dynamics()
         if dynamics is None:
             return
@@ -132,6 +134,8 @@ class DynamicsActions:
         self.app.push_screen(DataMapScreen(dynamics, self.view_step), chosen)
 
     def action_regressions(self) -> None:
+        from evotui.screens.regressions import RegressionsScreen
+
         if self.state.dynamics is not None:
             self.app.push_screen(RegressionsScreen(self.state.dynamics), self._travel_if_chosen)
 
@@ -141,6 +145,8 @@ class DynamicsActions:
 
     # -- compare -------------------------------------------------------------------------------------
     def action_compare(self) -> None:
+        from evotui.screens.compare import CompareScreen
+
         history, dynamics = self.state.history, self.state.dynamics
         step_b = self._current_step()
         if dynamics is None or step_b is None or history.steps.index(step_b) == 0 or self.rows is None:
@@ -162,6 +168,8 @@ class DynamicsActions:
         return "-".join(parts) + ".csv"
 
     def action_export(self) -> None:
+        from evotui.screens.export_dialog import ExportScreen
+
         if self.rows is None or not self.state.history.n_steps:
             return
         shown = len(self.rows)

@@ -13,6 +13,7 @@ import pytest
 
 from tests._capture_helpers import SEED_JSONL, one_torch_thread, snapshots, toy_model_and_tokenizer
 from tracker import EvolutionTracker
+from tracker.examples import ExampleError
 from tracker.schema import RunManifest
 from tracker.store import read_manifest
 from tracker.toy import addition_examples
@@ -208,3 +209,26 @@ def test_tracker_without_a_model_does_not_import_torch(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert sorted(snapshots(tmp_path)) == [0]
+
+
+def test_bad_examples_fail_before_the_directory_is_touched(tmp_path: Path, model_and_tok, caplog) -> None:
+    old = EvolutionTracker(output_dir=tmp_path)
+    old.record(0, [{"example_id": "a", "expected_output": "x", "model_output": "x"}])
+    old.close()
+    bad = tmp_path.parent / f"{tmp_path.name}-bad.jsonl"
+    bad.write_text('{"prompt": "p", "completion": "c"}\n{"prompt": "no completion"}\n')
+
+    # start() (what the callback calls in on_train_begin) raises: a configuration error the user must see.
+    with pytest.raises(ExampleError, match="line 2: has 'prompt' but no 'completion'"):
+        EvolutionTracker(output_dir=tmp_path).start(0, examples=bad)
+    # The seed's per-step call never raises into training: it says so once and stays out of the way.
+    model, tok = model_and_tok
+    seed_style = EvolutionTracker(output_dir=tmp_path)
+    with caplog.at_level(logging.ERROR, logger="tracker"):
+        for step in range(3):
+            assert seed_style.capture_snapshot(model=model, tokenizer=tok, examples=bad, current_step=step) is False
+    assert caplog.text.count("evolution tracker disabled") == 1 and "line 2" in caplog.text
+    assert not (tmp_path / "archive").exists()
+    assert sorted(snapshots(tmp_path)) == [0]
+    manifest = read_manifest(tmp_path)
+    assert isinstance(manifest, RunManifest) and manifest.run_id == old.manifest.run_id

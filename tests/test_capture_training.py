@@ -134,3 +134,45 @@ def test_exception_in_generation_does_not_stop_training(tmp_path: Path, caplog: 
     assert manifest.errors == 1 and manifest.status == "finished"
     assert manifest.last_error == "step 20: RuntimeError: generation blew up (test)"
     assert "capture at step 20 failed" in caplog.text
+
+
+@pytest.mark.timeout(120)
+def test_toy_train_cli_writes_a_run_and_sigterm_marks_it_failed(tmp_path: Path) -> None:
+    """What `evotui demo` does: start the CLI in the background, watch files appear, stop it with SIGTERM."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "evo"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "tracker.toy_train", "--output-dir", str(out), "--steps", "100000", "--examples", "5"]
+    cmd += ["--schedule", "every 10", "--threads", "1"]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while not (out / "step_000020.json").exists():
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "no snapshot at step 20 within 90 s"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, output[-3000:]
+    snaps = snapshots(out)
+    assert {0, 10, 20} <= set(snaps) and all(s.summary and s.summary.total_examples == 5 for s in snaps.values())
+    manifest = read_manifest(out)
+    assert isinstance(manifest, RunManifest)
+    assert manifest.status == "failed" and manifest.max_steps == 100000 and manifest.current_step >= 20

@@ -154,16 +154,26 @@ def _forward_parameters(model_class: type) -> frozenset[str]:
         return frozenset()
 
 
-def batch_losses(model: Any, batch: Sequence[EncodedExample], pad_id: int, device: Any) -> list[float | None]:
-    """Mean NLL of each row's answer tokens given its prompt, in one forward pass."""
+def batch_losses(
+    model: Any, batch: Sequence[EncodedExample], pad_id: int, device: Any, synced: bool = False
+) -> list[float | None]:
+    """Mean NLL of each row's answer tokens given its prompt, in one forward pass.
+
+    ``synced``: the forward pass runs even when there is nothing to score (a sharded model needs every
+    rank in every pass).
+    """
     import torch
     import torch.nn.functional as F
 
     longest_answer = max(len(e.answer_ids) for e in batch)
-    if longest_answer == 0 or not any(e.prompt_ids and e.answer_ids for e in batch):
+    nothing_to_score = longest_answer == 0 or not any(e.prompt_ids and e.answer_ids for e in batch)
+    if nothing_to_score and not synced:
         return [None] * len(batch)
-    rows = [e.prompt_ids + e.answer_ids for e in batch]
+    rows = [e.prompt_ids + e.answer_ids or [pad_id] for e in batch]
     ids, mask, position_ids = _left_pad(rows, pad_id, device)
+    if nothing_to_score:
+        model(input_ids=ids, attention_mask=mask, use_cache=False)
+        return [None] * len(batch)
     kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": False}
     if _forward_accepts(model, "position_ids"):
         kwargs["position_ids"] = position_ids
@@ -238,8 +248,8 @@ def evaluate(
 
     ``synced_gpus`` (default: whether the model is FSDP-sharded under an initialised process group) keeps
     every rank generating until all are done. Sharded models also need every rank to make the same number
-    of forward passes: ``n_batches`` forces that count, filling missing batches with ``padding_example``
-    (whose results are thrown away).
+    of forward passes: with synced generation, ``n_batches`` forces that count, filling missing batches with
+    ``padding_example`` (whose results are thrown away).
     """
     import torch
 
@@ -260,10 +270,11 @@ def evaluate(
         device = torch.device("cpu")
 
     batches = [list(range(i, min(i + batch_size, len(encoded)))) for i in range(0, len(encoded), batch_size)]
-    filler = encode_examples([padding_example], tokenizer)[0] if padding_example is not None else None
-    if n_batches is not None and len(batches) < n_batches:
-        if filler is None:
+    filler: EncodedExample | None = None
+    if synced_gpus and n_batches is not None and len(batches) < n_batches:
+        if padding_example is None:
             raise ValueError("n_batches needs a padding_example to fill missing batches")
+        filler = encode_examples([padding_example], tokenizer)[0]
         batches += [[] for _ in range(n_batches - len(batches))]
 
     config = make_generation_config(pad_id, eos_ids, max_new_tokens)
@@ -274,7 +285,7 @@ def evaluate(
         with torch.inference_mode():
             for batch_idx in batches:
                 batch = [encoded[i] for i in batch_idx] or [filler]  # type: ignore[list-item]
-                losses = batch_losses(model, batch, pad_id, device)
+                losses = batch_losses(model, batch, pad_id, device, synced=synced_gpus)
                 outputs = batch_generate(model, tokenizer, batch, pad_id, eos_ids, config, device, synced_gpus)
                 for k, i in enumerate(batch_idx):
                     text, finish = outputs[k]

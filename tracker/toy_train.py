@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,11 @@ def train_toy(
     t0 = time.perf_counter()
     try:
         output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
+    except BaseException:
+        # on_train_end never comes: say in run.json that this run failed (or was stopped), then re-raise.
+        if callback is not None and callback.tracker is not None:
+            callback.tracker.close("failed")
+        raise
     finally:
         if tmp is not None:
             tmp.cleanup()
@@ -120,6 +126,10 @@ def train_toy(
         "trainer": trainer,
         "callback": callback,
     }
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,16 +147,22 @@ def main(argv: list[str] | None = None) -> int:
     if "," in schedule:
         schedule = [int(s) for s in schedule.split(",") if s.strip()]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    result = train_toy(
-        args.output_dir,
-        steps=args.steps,
-        n_examples=args.examples,
-        hidden=args.hidden,
-        seed=args.seed,
-        schedule=schedule,
-        snapshot_format=args.format,
-        threads=args.threads,
-    )
+    # `evotui demo` stops this process with SIGTERM: end like Ctrl-C, so run.json says "failed", not "running".
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        result = train_toy(
+            args.output_dir,
+            steps=args.steps,
+            n_examples=args.examples,
+            hidden=args.hidden,
+            seed=args.seed,
+            schedule=schedule,
+            snapshot_format=args.format,
+            threads=args.threads,
+        )
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+        return 130
     print(f"trained {result['global_step']} steps in {result['seconds']:.1f} s; snapshots in {args.output_dir}")
     return 0
 

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import queue
+import re
 import socket
 import sys
 import threading
@@ -37,7 +38,7 @@ from tracker.examples import Example, ExampleError, ExampleSource, load_examples
 from tracker.schedule import Schedule, ScheduleSpec, make_schedule
 from tracker.schema import ExampleResult, RunManifest, RunStatus, Snapshot
 from tracker.scoring import Normalizer, get_normalizer, score, summarize
-from tracker.store import Format, SnapshotStore, list_snapshot_files, utc_now_iso
+from tracker.store import ARCHIVE_DIR, Format, SnapshotStore, list_snapshot_files, utc_now_iso
 
 logger = logging.getLogger("tracker")
 
@@ -221,16 +222,20 @@ class EvolutionTracker:
             self._examples_source = examples
         if resume is None:
             resume = self._resume
+        # Now, not in __init__: a tracker may be built before the process group is (e.g. before the Trainer).
+        self.rank, self.world_size = _dist_info()
         with self._lock:
             self._manifest.max_steps = max_steps
             self._manifest.current_step = step
             self._manifest.created_at = utc_now_iso()
+        # Bad examples fail here, before the directory is touched (nothing archived for a run that never starts).
+        first = self._load_first(self._examples_source) if self._examples_source is not None else None
         recorded_ids: list[str] | None = None
         if self.is_writer:
             recorded_ids = self._claim_directory(step, resume)
         recorded_ids = self._broadcast(recorded_ids)
         if self._examples_source is not None:
-            self._set_examples(self._examples_source, recorded_ids)
+            self._set_examples(self._examples_source, recorded_ids, first)
         self._started = True
         if self.is_writer:
             self._thread = threading.Thread(target=self._writer_loop, name="evotui-tracker-writer", daemon=True)
@@ -264,16 +269,16 @@ class EvolutionTracker:
             self.max_examples = max_examples
         if self._disabled:
             return False
-        if not self._started:
-            try:
+        try:
+            if not self._started:
                 self.start(current_step, examples=examples)
-            except (ExampleError, OSError) as exc:
-                # A configuration error: said once, loudly, then the tracker stays out of the way.
-                logger.error("evolution tracker disabled: %s", exc)
-                self._disabled = str(exc)
-                return False
-        elif examples is not None and self._examples is None:
-            self._set_examples(examples, None)
+            elif examples is not None and self._examples is None:
+                self._set_examples(examples, None)
+        except (ExampleError, OSError) as exc:
+            # A configuration error: said once, loudly, then the tracker stays out of the way.
+            logger.error("evolution tracker disabled: %s", exc)
+            self._disabled = str(exc)
+            return False
         if not (force or self.schedule.should_capture(current_step)) or current_step in self.captured_steps:
             self.heartbeat(current_step)
             return False
@@ -289,6 +294,8 @@ class EvolutionTracker:
         except Exception as exc:  # never into the training loop
             logger.exception("capture at step %d failed", current_step)
             local, error = None, f"{type(exc).__name__}: {exc}"
+            if self.world_size > 1:
+                error = f"rank {self.rank}: {error}"
         eval_seconds = time.perf_counter() - t0
         self.last_eval_seconds = eval_seconds
         gathered = self._gather((local, error))
@@ -428,20 +435,23 @@ class EvolutionTracker:
 
     # ------------------------------------------------------------------ examples
 
-    def _set_examples(self, source: ExampleSource, recorded_ids: Sequence[str] | None) -> None:
-        if recorded_ids:
-            # A resumed run evaluates exactly the example set it started with.
-            pool = load_examples(source, max_examples=None) if not _is_examples(source) else list(source)  # type: ignore[arg-type]
+    def _load_first(self, source: ExampleSource) -> list[Example]:
+        """The first ``max_examples`` examples; raises ExampleError naming the bad row."""
+        if _is_examples(source):
+            return list(source)[: self.max_examples]  # type: ignore[arg-type]
+        return load_examples(source, self.max_examples)
+
+    def _set_examples(
+        self, source: ExampleSource, recorded_ids: Sequence[str] | None, first: list[Example] | None = None
+    ) -> None:
+        chosen = first if first is not None else self._load_first(source)
+        if recorded_ids and [e.example_id for e in chosen] != list(recorded_ids):
+            # A resumed run evaluates exactly the example set it started with, wherever those rows now are.
             try:
+                pool = list(source) if _is_examples(source) else load_examples(source, max_examples=None)  # type: ignore[arg-type]
                 chosen = select_examples(pool, recorded_ids)
             except ExampleError as exc:
-                logger.warning("resume: %s; using the first %d examples instead", exc, self.max_examples)
-                chosen = pool[: self.max_examples]
-        else:
-            if _is_examples(source):
-                chosen = list(source)[: self.max_examples]  # type: ignore[arg-type]
-            else:
-                chosen = load_examples(source, self.max_examples)
+                logger.warning("resume: %s; evaluating the first %d examples instead", exc, len(chosen))
         self._examples = chosen
         self._encoded = None
         with self._lock:
@@ -516,12 +526,8 @@ class EvolutionTracker:
             if later:
                 # Snapshots written after the checkpoint we resume from belong to a branch of history that
                 # no longer exists: moved aside, not deleted, not mixed with the new ones.
-                target = self.directory / "archive" / f"{(old_manifest.run_id if old_manifest else 'run')}-after-{step}"
-                n = 1
-                while target.exists():
-                    n += 1
-                    target = target.with_name(f"{target.name.rsplit('~', 1)[0]}~{n}")
-                target.mkdir(parents=True)
+                old_id = old_manifest.run_id if old_manifest and old_manifest.run_id else "run"
+                target = _new_directory(self.directory / ARCHIVE_DIR, f"{old_id}-after-{step}")
                 for f in later:
                     os.replace(f.path, target / f.path.name)
                 logger.warning("resuming at step %d: moved %d later snapshot(s) to %s", step, len(later), target)
@@ -638,6 +644,19 @@ class EvolutionTracker:
             self.close(status)
         except Exception:
             logger.exception("closing the tracker at exit failed")
+
+
+def _new_directory(parent: Path, name: str) -> Path:
+    """Create ``parent/name`` (made path-safe), or ``name-2``, ``name-3``... when taken; never reuse one."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "run"
+    target, n = parent / safe, 1
+    while True:
+        try:
+            target.mkdir(parents=True)
+            return target
+        except FileExistsError:
+            n += 1
+            target = parent / f"{safe}-{n}"
 
 
 def _is_examples(source: Any) -> bool:

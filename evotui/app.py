@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -28,18 +29,20 @@ from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from evotui.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
-from evotui.history import RunHistory
-from evotui.messages import ExampleSelected, TailUpdate
-from evotui.run_state import RunState, analyse
+from evotui.history import RunHistory, StepColumn
+from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
+from evotui.run_state import RunState, analyse, analyse_columns
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.tail import DIR_OK, DirectoryTailer, PollResult, find_runs
+from evotui.text import visible
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
 from evotui.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.widgets.metrics import MetricsBar
 from evotui.widgets.run_header import RunHeader
-from tracker.store import has_run_files
+from tracker.schema import Snapshot
+from tracker.store import SnapshotFile, has_run_files
 
 Clock = Callable[[], float]
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
@@ -74,8 +77,18 @@ def first_load(path: Path) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
+    newest: list[Snapshot] = []
+
+    def add(f: SnapshotFile, snapshot: Snapshot) -> None:
+        # Texts once, from the newest snapshot, rather than rewritten for every file.
+        history.add(snapshot, source=str(f.path), texts=False)
+        if not newest or snapshot.training_step >= newest[0].training_step:
+            newest[:] = [snapshot]
+
     with gc_paused():
-        result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+        result = tailer.poll(consume=add)
+    if newest:
+        history.set_texts(newest[0])
     return FirstLoad(tailer, result, history)
 
 
@@ -119,6 +132,9 @@ class MainScreen(DynamicsActions, Screen[None]):
         self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
         self._detail_timer: Timer | None = None
+        self._analysis_running = False
+        self._analysis_pending = False
+        self._analysed_version = -1
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
         # (snapshots held, files in the update, read+decode s in the thread, apply s on the UI thread)
         self.timings: deque[tuple[int, int, float, float]] = deque(maxlen=256)
@@ -137,6 +153,9 @@ class MainScreen(DynamicsActions, Screen[None]):
         self._update_header()
         self.set_interval(1.0, self._update_header)
         self._tail()
+
+    def on_resize(self) -> None:
+        self.query_one(QuickFilters).show(self.query_state.quick)  # short labels on narrow terminals
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -204,12 +223,13 @@ class MainScreen(DynamicsActions, Screen[None]):
             state.manifest_error = manifest if manifest is not None and hasattr(manifest, "reason") else None
         state.errors = result.errors
         for error in result.failed:
-            self.notify(f"skipped {error}", title="unreadable snapshot", severity="warning", markup=False)
+            self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
         first_load = message.history is not None
         new_steps: list[int] = []
         if first_load:
             assert message.history is not None
             state.history, state.dynamics = message.history, message.dynamics
+            self._analysed_version = state.history.version
         else:
             for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
                 added = state.history.add(snapshot, source=str(f.path))
@@ -219,7 +239,7 @@ class MainScreen(DynamicsActions, Screen[None]):
                 state.history.remove_step(step)
                 state.written_at.pop(step, None)
             if result.loaded or result.removed_steps:
-                state.dynamics = analyse(state.history)
+                self._request_analysis()
         for f, snapshot in result.loaded:
             state.note_written(snapshot.training_step, snapshot.timestamp, f.mtime_ns)
         for step, mtime_ns in result.consumed:
@@ -233,6 +253,38 @@ class MainScreen(DynamicsActions, Screen[None]):
         self._update_header()
         if state.history.n_steps:
             self.loaded = True
+
+    # -- training dynamics (thread) -----------------------------------------------------------------
+    def _request_analysis(self) -> None:
+        """Recompute the dynamics off the UI thread; one computation at a time, the latest data wins."""
+        if self._analysis_running:
+            self._analysis_pending = True
+            return
+        history = self.state.history
+        self._analysis_running, self._analysis_pending = True, False
+        columns = [history.columns[step] for step in history.steps]
+        self._analyse(history.version, history.steps_array(), columns, list(history.example_ids))
+
+    @work(thread=True, group="analyse", exit_on_error=False, description="training dynamics")
+    def _analyse(self, version: int, steps: np.ndarray, columns: list[StepColumn], ids: list[str]) -> None:
+        dynamics = None
+        try:
+            dynamics = analyse_columns(steps, columns, ids)
+        finally:  # even on failure: the UI must learn that no computation is running any more
+            self.post_message(AnalysisDone(version, dynamics))
+
+    def on_analysis_done(self, message: AnalysisDone) -> None:
+        self._analysis_running = False
+        if message.version > self._analysed_version and message.dynamics is not None:
+            self._analysed_version = message.version
+            self.state.dynamics = message.dynamics
+            self.refresh_table()
+            # The regression marks on the accuracy sparkline come from the dynamics too.
+            self.query_one(MetricsBar).show(self.state.history, regression_steps(self.state.dynamics))
+            self.query_one(ExampleDetail).shown = None  # the title shows the status
+            self._show_detail()
+        if self._analysis_pending:
+            self._request_analysis()
 
     def _sync_waiting(self) -> None:
         if self.state.history.n_steps == 0:

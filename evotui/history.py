@@ -108,11 +108,13 @@ class RunHistory:
     def index_of(self, example_id: str) -> int | None:
         return self._index.get(example_id)
 
-    def add(self, snapshot: Snapshot, source: str | None = None) -> AddResult:
+    def add(self, snapshot: Snapshot, source: str | None = None, texts: bool = True) -> AddResult:
         """Add (or replace) the snapshot for ``snapshot.training_step``. O(len(snapshot.examples)).
 
         Column-wise list comprehensions and numpy conversions rather than a loop per row: a cold
         start adds hundreds of 10,000-example snapshots, and this is most of its cost after decoding.
+        ``texts=False`` keeps the input and expected texts of examples already known (a bulk load
+        sets them once, from its newest snapshot, with ``set_texts``); new examples always get theirs.
         """
         rows = snapshot.examples
         ids = [r.example_id for r in rows]
@@ -148,23 +150,26 @@ class RunHistory:
         # The latest text wins: a rerun may fix an example's expected output.
         identity = positions.shape[0] == n and bool(np.array_equal(positions, np.arange(n)))
         if identity:
-            self.inputs[:] = [r.input for r in rows]
-            self.expected[:] = [r.expected_output for r in rows]
+            if texts or new_examples:
+                self.inputs[:] = [r.input for r in rows]
+                self.expected[:] = [r.expected_output for r in rows]
             outputs: list[str | None] = [r.model_output for r in rows]
         else:
             outputs = [None] * n
             for j, row in enumerate(rows):
                 i = int(positions[j])
-                self.inputs[i] = row.input
-                self.expected[i] = row.expected_output
+                if texts or i >= n_before:
+                    self.inputs[i] = row.input
+                    self.expected[i] = row.expected_output
                 outputs[i] = row.model_output
         loss = np.full(n, NAN)
         sim = np.full(n, NAN)
         exact = np.full(n, NAN)
         if rows:
-            loss[positions] = _float_column([r.loss for r in rows])
-            sim[positions] = _float_column([r.similarity for r in rows])
-            exact[positions] = np.array([r.exact_match for r in rows], dtype=np.float64)
+            where = slice(None) if identity else positions  # a slice copies faster than fancy indexing
+            loss[where] = _float_column([r.loss for r in rows])
+            sim[where] = _float_column([r.similarity for r in rows])
+            exact[where] = np.array([r.exact_match for r in rows], dtype=np.float64)
         step = snapshot.training_step
         replaced = step in self.columns
         self.columns[step] = StepColumn(
@@ -186,6 +191,15 @@ class RunHistory:
             bisect.insort(self.steps, step)
         self.version += 1
         return AddResult(step, replaced, new_examples, is_latest=self.steps[-1] == step)
+
+    def set_texts(self, snapshot: Snapshot) -> None:
+        """Input and expected texts of ``snapshot``'s examples (after adds with ``texts=False``)."""
+        for row in snapshot.examples:
+            i = self._index.get(row.example_id)
+            if i is not None:
+                self.inputs[i] = row.input
+                self.expected[i] = row.expected_output
+        self.version += 1
 
     def remove_step(self, step: int) -> bool:
         if step not in self.columns:

@@ -47,3 +47,12 @@ class RunChosen(Message):
     """The run picker chose a run directory."""
 
     path: Any
+
+
+class AnalysisDone(Message):
+    """Training dynamics computed in a thread for the history at ``version``."""
+
+    def __init__(self, version: int, dynamics: Any | None) -> None:
+        super().__init__()
+        self.version = version
+        self.dynamics = dynamics

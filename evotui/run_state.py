@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from evotui.history import RunHistory
+from evotui.history import RunHistory, StepColumn
 from evotui.tail import DIR_OK, parse_time
 from tracker.schema import RunManifest
 from tracker.store import ReadError
@@ -30,6 +30,29 @@ def analyse(history: RunHistory) -> Any | None:
     except ImportError:  # the analysis module is optional for the viewer's basics
         return None
     return compute_dynamics(history)
+
+
+def analyse_columns(steps: np.ndarray, columns: list[StepColumn], example_ids: list[str]) -> Any | None:
+    """Training dynamics from a run's step columns, safe to run in a thread.
+
+    The UI thread hands over the column objects (their arrays are never changed once added) and a
+    copy of the ids; the (N, K) matrices are built here, off the UI thread, so a new snapshot costs
+    the UI O(N + K) however long the run is.
+    """
+    if not columns:
+        return None
+    try:
+        from evotui.dynamics import dynamics_from_arrays
+    except ImportError:
+        return None
+    n = len(example_ids)
+    exact = np.full((n, len(columns)), np.nan)
+    loss = np.full((n, len(columns)), np.nan)
+    for k, column in enumerate(columns):
+        m = min(column.exact.shape[0], n)
+        exact[:m, k] = column.exact[:m]
+        loss[:m, k] = column.loss[:m]
+    return dynamics_from_arrays(steps, exact, loss, example_ids)
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Pictures of the training-dynamics screens, on a REAL run: the toy model trained by the real Trainer.
 
-    python screenshots/make_dynamics.py [--steps 800] [--size 120x36]
+    python scripts/screenshots_dynamics.py [--steps 800] [--size 120x36]
 
 Trains ``tracker.toy_train`` (100 examples, a snapshot every 25 steps; about 15 s on 2 cores), then
 drives the app under Pilot and saves ``screenshots/dynamics-*.svg``: the data map, step travel, compare
-mode and the regressions list. The clock is frozen at 12 s after the last snapshot.
+mode and the regressions list. The clock is frozen at 12 s after the last snapshot. (The other
+pictures, on seeded synthetic runs, come from scripts/screenshots.py.)
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "screenshots"
+sys.path.insert(0, str(ROOT))
 
 SHOTS: list[tuple[str, list[str]]] = [
     ("dynamics-data-map", ["m"]),

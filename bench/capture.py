@@ -165,31 +165,35 @@ def measure_model(label: str, model: Any, tok: Any, rows: list[dict[str, str]], 
     ]
 
 
-def measure_run(steps: int, n_examples: int) -> list[tuple[str, str]]:
+def measure_run(steps: int, n_examples: int, rounds: int = 3) -> list[tuple[str, str]]:
     from tracker.schedule import make_schedule
     from tracker.toy_train import train_toy
 
-    rows: list[tuple[str, str]] = []
+    without: list[float] = []
+    with_cb: list[float] = []
     # The Trainer prints its logs; they are not part of this table.
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(io.StringIO()):
-        # Alternate without/with so a slow moment on the shared machine does not land on one side only.
-        without_1 = train_toy(Path(tmp) / "none1", steps=steps, n_examples=n_examples, with_tracker=False)["seconds"]
-        with_1 = train_toy(Path(tmp) / "evo1", steps=steps, n_examples=n_examples, schedule=None)["seconds"]
-        without_2 = train_toy(Path(tmp) / "none2", steps=steps, n_examples=n_examples, with_tracker=False)["seconds"]
-        with_2 = train_toy(Path(tmp) / "evo2", steps=steps, n_examples=n_examples, schedule=None)["seconds"]
-    captures = len(make_schedule(None).steps_until(steps)) + (0 if make_schedule(None).should_capture(steps) else 1)
-    t_without, t_with = min(without_1, without_2), min(with_1, with_2)
-    rows.append(
-        (f"toy run {steps} steps: without callback", f"{t_without:8.2f} s (runs: {without_1:.2f}, {without_2:.2f})")
-    )
-    rows.append(
+        # Alternating without/with, so a slow moment on the shared machine does not land on one side only.
+        for r in range(rounds):
+            without.append(
+                train_toy(Path(tmp) / f"none{r}", steps=steps, n_examples=n_examples, with_tracker=False)["seconds"]
+            )
+            with_cb.append(
+                train_toy(Path(tmp) / f"evo{r}", steps=steps, n_examples=n_examples, schedule=None)["seconds"]
+            )
+    schedule = make_schedule(None)
+    captures = len(schedule.steps_until(steps)) + (0 if schedule.should_capture(steps) else 1)
+    t_without, t_with = min(without), min(with_cb)
+    runs = lambda xs: ", ".join(f"{x:.2f}" for x in xs)  # noqa: E731
+    return [
+        (f"toy run {steps} steps: without callback", f"{t_without:8.2f} s best of {rounds} ({runs(without)})"),
+        (f"toy run {steps} steps: with callback", f"{t_with:8.2f} s best of {rounds} ({runs(with_cb)})"),
         (
-            f"toy run {steps} steps: with callback",
-            f"{t_with:8.2f} s (runs: {with_1:.2f}, {with_2:.2f}); {captures} captures of {n_examples} examples, "
-            f"{100 * (t_with - t_without) / t_without:+.1f}%",
-        )
-    )
-    return rows
+            f"toy run {steps} steps: callback cost",
+            f"{t_with - t_without:+8.2f} s ({100 * (t_with - t_without) / t_without:+.1f}%) for {captures} captures "
+            f"of {n_examples} examples (seed schedule + last step)",
+        ),
+    ]
 
 
 def main() -> int:
@@ -198,6 +202,9 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=100)
     parser.add_argument("--steps", type=int, default=800, help="steps of the whole-run comparison")
     parser.add_argument("--skip-run", action="store_true", help="skip the whole-run comparison")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (1 is steadier on a busy machine; default: torch's)"
+    )
     args = parser.parse_args()
 
     import logging
@@ -205,6 +212,8 @@ def main() -> int:
     import torch
 
     logging.getLogger("tracker").setLevel(logging.WARNING)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     from tracker.toy import addition_examples, build_char_tokenizer, build_tiny_llama
 
     rows = addition_examples()[: args.examples]

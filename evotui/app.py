@@ -34,7 +34,7 @@ from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse, analyse_columns
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
-from evotui.tail import DIR_OK, DirectoryTailer, PollResult, find_runs
+from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs
 from evotui.text import visible
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
@@ -73,7 +73,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def first_load(path: Path) -> FirstLoad:
+def first_load(path: Path, progress: LoadProgress | None = None) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
@@ -86,7 +86,7 @@ def first_load(path: Path) -> FirstLoad:
             newest[:] = [snapshot]
 
     with gc_paused():
-        result = tailer.poll(consume=add)
+        result = tailer.poll(consume=add, progress=progress)
     if newest:
         history.set_texts(newest[0])
     return FirstLoad(tailer, result, history)
@@ -97,15 +97,22 @@ class MainScreen(DynamicsActions, Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit"),
-        Binding("slash", "focus_filter", "Filter"),
+        # Priority: handled as the key arrives, so keys typed right after "/" already reach the filter.
+        Binding("slash", "focus_filter", "Filter", priority=True),
         Binding("f", "next_quick", "Quick filter"),
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("enter,d", "toggle_detail", "Detail"),
         Binding("n", "move(1)", "Next example", show=False),
         Binding("p", "move(-1)", "Previous example", show=False),
+        # Not priority: keys typed into the filter just before esc must reach it before esc resets it.
         Binding("escape", "step_out", "Back", show=False),
+        # Enter in the filter, handled as the key arrives (see "/"): the next keys go to the table.
+        Binding("enter", "submit_filter", "Apply filter", show=False, priority=True),
         Binding("question_mark", "app.help", "Help"),
+        # Keys left free for the dynamics screens: [ ] t m r c e.
+        Binding("w", "show_skipped", "Skipped files", show=False),
+        Binding("z", "toggle_table", "Table only", show=False),
         *DYNAMICS_BINDINGS,
     ]
 
@@ -116,6 +123,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         clock: Clock = time.time,
         from_picker: bool = False,
         prefetch: Future[FirstLoad] | None = None,
+        progress: LoadProgress | None = None,
     ) -> None:
         super().__init__()
         self.prefetch = prefetch
@@ -124,6 +132,8 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.clock = clock
         self.from_picker = from_picker
         self.state = RunState(path)
+        if progress is not None:
+            self.state.load = progress  # the prefetch thread counts its files there
         self.query_state = TableQuery()
         self.rows: TableRows | None = None
         self.selected: int | None = None
@@ -132,6 +142,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
         self._detail_timer: Timer | None = None
+        self._loading_timer: Timer | None = None
         self._analysis_running = False
         self._analysis_pending = False
         self._analysed_version = -1
@@ -152,6 +163,8 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.query_one(ExampleTable).focus()
         self._update_header()
         self.set_interval(1.0, self._update_header)
+        # A faster header while a bulk load runs, so its file count moves.
+        self._loading_timer = self.set_interval(0.25, self._update_header)
         self._tail()
 
     def on_resize(self) -> None:
@@ -165,7 +178,12 @@ class MainScreen(DynamicsActions, Screen[None]):
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False, description="tail run directory")
     def _tail(self) -> None:
         worker = get_current_worker()
-        first = self.prefetch.result() if self.prefetch is not None else None
+        first: FirstLoad | None = None
+        if self.prefetch is not None:
+            try:
+                first = self.prefetch.result()
+            except Exception:  # the prefetch is an optimisation: on any failure, read again here
+                first = None
         tailer = first.tailer if first is not None else DirectoryTailer(self.path)
         history = first.history if first is not None else RunHistory()  # built here until handed over
         handed_over = False
@@ -177,7 +195,10 @@ class MainScreen(DynamicsActions, Screen[None]):
                 result = tailer.poll()
             else:
                 with gc_paused():
-                    result = tailer.poll(consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)))
+                    result = tailer.poll(
+                        consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)),
+                        progress=self.state.load,
+                    )
             polls += 1
             if result.changed:
                 handing = dynamics = None
@@ -253,6 +274,9 @@ class MainScreen(DynamicsActions, Screen[None]):
         self._update_header()
         if state.history.n_steps:
             self.loaded = True
+            if self._loading_timer is not None:
+                self._loading_timer.stop()
+                self._loading_timer = None
 
     # -- training dynamics (thread) -----------------------------------------------------------------
     def _request_analysis(self) -> None:
@@ -323,10 +347,17 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.refresh_table()
         self._show_detail()
 
-    def refresh_table(self) -> None:
-        """Rows for the current filter, sort and step; the table keeps its selected example."""
+    def refresh_table(self, follow: bool = False) -> None:
+        """Rows for the current filter, sort and step; the table keeps its selected example.
+
+        ``follow``: the person changed the filter or the sort, so scroll to where the selected
+        example went. Live updates (``follow=False``) never move the view under the reader.
+        """
         self.rows = table_rows(self.state.history, self.view_dynamics(), self.query_state)
-        self.query_one(ExampleTable).show(self.rows, self.state.history)
+        table = self.query_one(ExampleTable)
+        table.show(self.rows, self.state.history)
+        if follow:
+            table.scroll_to_cursor()
         self.query_one(FilterBar).show_count(len(self.rows), self.rows.total, self.travel_note())
 
     def _show_detail(self) -> None:
@@ -344,23 +375,30 @@ class MainScreen(DynamicsActions, Screen[None]):
     @on(Input.Changed, "#filter-input")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_state.text = event.value
-        self.refresh_table()
+        self.refresh_table(follow=True)
 
-    @on(Input.Submitted, "#filter-input")
-    def _filter_submitted(self) -> None:
-        self.query_one(ExampleTable).focus()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "/" is a priority binding (see BINDINGS); in the filter itself it is text: let it through.
+        if action == "focus_filter" and isinstance(self.focused, Input):
+            return False
+        if action == "submit_filter" and not isinstance(self.focused, Input):
+            return False  # enter elsewhere: the table's "enter" (detail pane)
+        return super().check_action(action, parameters)
+
+    def action_submit_filter(self) -> None:
+        self.set_focus(self.query_one(ExampleTable))
 
     def action_focus_filter(self) -> None:
         field = self.query_one("#filter-input", Input)
         self._filter_before_edit = field.value
-        field.focus()
+        self.set_focus(field)
 
     def action_quick(self, key: str) -> None:
         if key not in dict(QUICK_FILTERS):
             return
         self.query_state.quick = key
         self.query_one(QuickFilters).show(key)
-        self.refresh_table()
+        self.refresh_table(follow=True)
 
     def action_next_quick(self) -> None:
         keys = [k for k, _ in QUICK_FILTERS]
@@ -370,7 +408,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         if reverse is None:
             reverse = not self.query_state.reverse if key == self.query_state.sort else False
         self.query_state.sort, self.query_state.reverse = key, reverse
-        self.refresh_table()
+        self.refresh_table(follow=True)
 
     def action_next_sort(self) -> None:
         keys = list(COLUMN_KEYS)
@@ -382,20 +420,32 @@ class MainScreen(DynamicsActions, Screen[None]):
     def on_sort_requested(self, message: SortRequested) -> None:
         self.sort_by(message.key)
 
+    def action_show_skipped(self) -> None:
+        from evotui.screens.skipped import SkippedFilesScreen
+
+        self.app.push_screen(SkippedFilesScreen(self.state.errors))
+
     def action_move(self, delta: int) -> None:
         """Next/previous example, also while the detail pane is full height (the table hidden)."""
         self.query_one(ExampleTable).action_cursor(delta)
 
+    def action_toggle_table(self) -> None:
+        """The table full height (small terminals), and back."""
+        self.remove_class("detail-max")
+        self.toggle_class("table-max")
+
     def action_toggle_detail(self) -> None:
+        self.remove_class("table-max")
         self.toggle_class("detail-max")
 
     def action_step_out(self) -> None:
         field = self.query_one("#filter-input", Input)
-        if field.has_focus:
+        print("ACTION focus_filter, focused:", self.focused)
+        if self.focused is field:
             field.value = self._filter_before_edit  # esc cancels the edit, like W&B's viewer
-            self.query_one(ExampleTable).focus()
-        elif self.has_class("detail-max"):
-            self.remove_class("detail-max")
+            self.set_focus(self.query_one(ExampleTable))
+        elif self.has_class("detail-max") or self.has_class("table-max"):
+            self.remove_class("detail-max", "table-max")
         elif self.view_step is not None:
             self.travel_to(None)
         elif self.query_state.text or self.query_state.quick != "all":
@@ -417,16 +467,19 @@ class EvotuiApp(App[None]):
         self.clock = clock
         # Start reading a run right away, while Textual starts: the first screen comes sooner.
         self._prefetch: Future[FirstLoad] | None = None
+        self._progress = LoadProgress()
         if has_run_files(self.path):
             executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evotui-prefetch")
-            self._prefetch = executor.submit(first_load, self.path)
+            self._prefetch = executor.submit(first_load, self.path, self._progress)
             executor.shutdown(wait=False)
 
     def on_mount(self) -> None:
         if self._prefetch is None and self.path.is_dir() and self._has_subruns():
             self.show_run_picker(self.path)
         else:
-            self.push_screen(MainScreen(self.path, self.interval, self.clock, prefetch=self._prefetch))
+            self.push_screen(
+                MainScreen(self.path, self.interval, self.clock, prefetch=self._prefetch, progress=self._progress)
+            )
             self._prefetch = None
 
     def _has_subruns(self) -> bool:
@@ -468,6 +521,7 @@ class EvotuiApp(App[None]):
                     f"Sort by {key}", f"Sort the table by {key}", lambda k=key: screen.sort_by(k, False)
                 )
             yield SystemCommand("Toggle detail pane", "Detail pane full height", screen.action_toggle_detail)
+            yield SystemCommand("Skipped files", "Files that could not be read, and why", screen.action_show_skipped)
 
 
 def make_app(path: str | Path, interval: float = 0.5, clock: Clock = time.time) -> EvotuiApp:

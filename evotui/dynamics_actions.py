@@ -57,7 +57,7 @@ class DynamicsActions:
     if TYPE_CHECKING:
         app: Any
 
-        def refresh_table(self) -> None: ...
+        def refresh_table(self, follow: bool = False) -> None: ...
         def _show_detail(self) -> None: ...
         def action_quick(self, key: str) -> None: ...
         def notify(self, message: str, **kwargs: Any) -> None: ...
@@ -92,7 +92,7 @@ class DynamicsActions:
         if step is not None and (step not in history.columns or step == history.latest_step):
             step = None
         self.query_state.step = step
-        self.refresh_table()
+        self.refresh_table(follow=True)
         self._show_detail()
 
     def _current_step(self) -> int | None:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from evotui.history import RunHistory, StepColumn
-from evotui.tail import DIR_OK, parse_time
+from evotui.tail import DIR_OK, LoadProgress, parse_time
 from tracker.schema import RunManifest
 from tracker.store import ReadError
 
@@ -67,6 +67,7 @@ class RunState:
     dir_message: str = ""
     # Wall time a step's snapshot was written: its timestamp field, else its file's mtime.
     written_at: dict[int, float] = field(default_factory=dict)
+    load: LoadProgress = field(default_factory=LoadProgress)  # the first bulk read, for the header
 
     @property
     def name(self) -> str:
@@ -95,11 +96,11 @@ class RunState:
         return max(times) if times else None
 
     def status(self, now: float) -> str:
-        """waiting | live | stale | finished | failed | gone (the directory disappeared)."""
+        """waiting | loading | live | stale | finished | failed | gone (the directory disappeared)."""
         if self.dir_state and self.dir_state != DIR_OK and self.history.n_steps:
             return "gone"
         if self.history.n_steps == 0:
-            return "waiting"
+            return "loading" if self.load.active else "waiting"
         if self.manifest is not None and self.manifest.status in ("finished", "failed"):
             return self.manifest.status
         activity = self.last_activity()

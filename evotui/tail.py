@@ -68,6 +68,18 @@ class PollResult:
         )
 
 
+@dataclass
+class LoadProgress:
+    """Files read so far in a bulk load. Written by the loading thread, read by the UI (plain ints)."""
+
+    done: int = 0
+    total: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.total > 0 and self.done < self.total
+
+
 class DirectoryTailer:
     """Remembers what it has read in one run directory; ``poll()`` returns only what is new."""
 
@@ -92,7 +104,11 @@ class DirectoryTailer:
         self._state = state
         return result
 
-    def poll(self, consume: Callable[[SnapshotFile, Snapshot], object] | None = None) -> PollResult:
+    def poll(
+        self,
+        consume: Callable[[SnapshotFile, Snapshot], object] | None = None,
+        progress: LoadProgress | None = None,
+    ) -> PollResult:
         """What changed since the last poll. ``consume`` takes each new snapshot as soon as it is
         decoded instead of keeping it in ``loaded``: a cold start of 500 big files then never holds
         all the decoded files at once."""
@@ -111,10 +127,15 @@ class DirectoryTailer:
         self._set_state(result, DIR_OK)
         result.files_seen = len(files)
         present: set[Path] = set()
+        if progress is not None:
+            progress.done = 0
+            progress.total = sum(1 for f in files if self._signatures.get(f.path) != f.signature)
         for f in files:
             present.add(f.path)
             if self._signatures.get(f.path) == f.signature:
                 continue
+            if progress is not None:
+                progress.done += 1
             self._signatures[f.path] = f.signature
             self._steps[f.path] = f.step
             started = time.perf_counter()

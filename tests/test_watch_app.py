@@ -56,6 +56,11 @@ async def test_snapshots_written_while_running_appear(tmp_path: Path) -> None:
         latest = run.snapshot(7).summary
         assert f"Accuracy {latest.accuracy * 100:.1f}%" in screen_lines(app)[1]
         assert any("new snapshot" in (n.title or "") for n in app._notifications)
+        # The dynamics (status column, quick filters) are recomputed in a thread for the new data.
+        from evotui.dynamics import compute_dynamics
+
+        expected = compute_dynamics(app.screen.state.history)
+        await wait_for(pilot, lambda: list(app.screen.state.dynamics.status) == list(expected.status))
 
 
 @sync
@@ -130,6 +135,10 @@ async def test_selecting_a_row_updates_the_detail_pane(tmp_path: Path) -> None:
         assert not app.screen.query_one(ExampleTable).display
         await pilot.press("escape")
         assert app.screen.query_one(ExampleTable).display
+        await pilot.press("z")  # the other way round: the table alone
+        assert not detail.display and app.screen.query_one(ExampleTable).display
+        await pilot.press("escape")
+        assert detail.display
 
 
 @sync
@@ -146,6 +155,10 @@ async def test_corrupt_file_is_skipped_counted_and_retried(tmp_path: Path) -> No
         (reason,) = app.screen.state.errors.values()
         assert reason.path == bad and "truncated" in reason.reason
         assert any("step_000500.json" in str(n.message) for n in app._notifications)
+        await pilot.press("w")  # the reason, on demand
+        await wait_for(pilot, lambda: "step_000500.json  truncated" in screen_text(app))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         # Fixed in place: read again, counted no more.
         snapshot = run.snapshot(3)
         snapshot.training_step = 500
@@ -255,3 +268,58 @@ async def test_header_live_stale_finished(tmp_path: Path, status: str) -> None:
         assert ("finished" if status == "finished" else "stale") in header
         assert "last 12 s ago" in header if status == "finished" else "last 1.0 h ago" in header
         assert not math.isnan(app.screen.state.history.summary_series()["accuracy"][-1])
+
+
+@sync
+async def test_keys_in_one_burst_after_slash_reach_the_filter(tmp_path: Path) -> None:
+    """A terminal may deliver "/12/3" in one read (fast typing, tmux send-keys): nothing is lost."""
+    from textual import events
+    from textual.widgets import Input
+
+    run = write_synthetic_run(tmp_path / "r", 5, 2)
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        for key, char in [("slash", "/"), ("1", "1"), ("2", "2"), ("slash", "/"), ("3", "3")]:
+            app.post_message(events.Key(key, char))
+        field = app.screen.query_one("#filter-input", Input)
+        await wait_for(pilot, lambda: field.value == "12/3")
+        # Text, enter and a key in one burst: the text reaches the filter, the key after enter goes
+        # to the table (here: f, the next quick filter).
+        await pilot.press("backspace", "backspace", "backspace")
+        for key, char in [("4", "4"), ("enter", "\r"), ("f", "f")]:
+            app.post_message(events.Key(key, char))
+        await wait_for(pilot, lambda: app.screen.query_state.quick == "wrong")
+        await wait_for(pilot, lambda: field.value == "14" and app.screen.query_state.text == "14")
+        assert app.screen.focused is app.screen.query_one(ExampleTable)
+
+
+@sync
+async def test_live_snapshots_keep_selection_scroll_sort_and_filter(tmp_path: Path) -> None:
+    run = write_synthetic_run(tmp_path / "r", 200, 8, seed=8, upto=4, max_steps=70)
+    app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 4)
+        screen = app.screen
+        table = screen.query_one(ExampleTable)
+        await pilot.press("slash", *"what is", "enter", "s", "s", "s", "s", "S")  # filter, sort by loss desc
+        await pilot.press(*["pagedown"] * 2, "down", "down")
+        await pilot.pause()
+        selected_id = screen.state.history.example_ids[table.selected_index]
+        scroll_y = table.scroll_offset.y
+        assert scroll_y > 0
+        store = SnapshotStore(tmp_path / "r", fsync=False)
+        for k in range(4, 8):
+            store.write(run.snapshot(k))
+        await wait_for(pilot, lambda: screen.state.history.n_steps == 8)
+        await pilot.pause(0.2)
+        assert screen.state.history.example_ids[table.selected_index] == selected_id
+        assert table.scroll_offset.y == scroll_y
+        assert (screen.query_state.text, screen.query_state.sort, screen.query_state.reverse) == (
+            "what is",
+            "loss",
+            True,
+        )
+        shown_losses = screen.rows.columns.loss[screen.rows.order]
+        assert np.all(np.diff(shown_losses[~np.isnan(shown_losses)]) <= 0)  # still sorted, on the new data
+        assert screen.rows.columns.step == 70

@@ -131,3 +131,15 @@ def test_synthetic_run_is_deterministic(tmp_path: Path) -> None:
     assert {"known", "learn", "unstable", "hard"} == set(run.kind.tolist())
     acc = run.correct.mean(axis=0)
     assert acc[-1] > acc[0] + 0.3  # it learns
+
+
+def test_bulk_load_reports_progress_and_streams_into_a_consumer(tmp_path: Path) -> None:
+    from evotui.tail import LoadProgress
+
+    write_synthetic_run(tmp_path, 4, 5)
+    progress = LoadProgress()
+    seen: list[int] = []
+    result = DirectoryTailer(tmp_path).poll(consume=lambda f, s: seen.append(s.training_step), progress=progress)
+    assert seen == [0, 10, 20, 30, 40] and result.loaded == []  # handed over, not kept
+    assert [step for step, _ in result.consumed] == seen
+    assert (progress.done, progress.total, progress.active) == (5, 5, False)

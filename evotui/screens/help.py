@@ -27,8 +27,10 @@ HELP = """\
 | `↑ ↓ PgUp PgDn Home End` | move in the table (mouse: click, wheel) |
 | `enter` / `d` | detail pane full height, and back |
 | `n` / `p` | next / previous example (works with the detail pane full height) |
+| `z` | the table full height (no detail pane), and back |
 | `tab` | next pane |
 | `esc` | step out: close, clear the filter, back to the run list |
+| `w` | the snapshot files that could not be read, and why |
 | `ctrl+p` | command palette |
 | `?` | this help · `q` quit |
 

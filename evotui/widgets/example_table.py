@@ -119,7 +119,7 @@ class ExampleTable(ScrollView, can_focus=True):
         position = self.rows.position_of(index)
         if position is not None:
             self.cursor = position
-            self._scroll_to_cursor()
+            self.scroll_to_cursor()
 
     # -- layout --------------------------------------------------------------------------------------
     def _layout_columns(self) -> None:
@@ -258,7 +258,7 @@ class ExampleTable(ScrollView, can_focus=True):
         self.refresh()
         self._announce()
 
-    def _scroll_to_cursor(self) -> None:
+    def scroll_to_cursor(self) -> None:
         top = int(self.scroll_offset.y)
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
@@ -269,7 +269,7 @@ class ExampleTable(ScrollView, can_focus=True):
         if self.rows is None or not len(self.rows):
             return
         self.cursor = max(0, min(position, len(self.rows) - 1))
-        self._scroll_to_cursor()
+        self.scroll_to_cursor()
 
     def action_cursor(self, delta: int) -> None:
         self._move_to(self.cursor + delta)

@@ -14,6 +14,7 @@ STATUS_MARKS = {
     "finished": ("■ finished", "bold blue"),
     "failed": ("✗ failed", "bold red"),
     "waiting": ("… waiting", "dim"),
+    "loading": ("◐ loading", "bold cyan"),
     "gone": ("✗ directory gone", "bold red"),
 }
 
@@ -63,6 +64,8 @@ def _header_text(state: RunState, now: float, compact: bool) -> Text:
     label, style = STATUS_MARKS.get(status, ("?", ""))
     text.append(" · ")
     text.append(label, style=style)
+    if status == "loading":
+        text.append(f" {state.load.done:,}/{state.load.total:,} files")
     last = state.last_snapshot_time()
     if last is not None:
         text.append(f"{' ' if compact else ', last '}{format_age(now - last, compact)} ago")

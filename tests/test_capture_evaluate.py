@@ -67,7 +67,7 @@ def test_default_max_new_tokens_covers_the_longest_answer(model_and_tok) -> None
 
 
 def test_chat_template_used_when_the_tokenizer_has_one(model_and_tok) -> None:
-    _, tok = model_and_tok
+    tok = model_and_tok[1]
     (chat,) = load_examples(
         [{"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}]}]
     )
@@ -75,6 +75,12 @@ def test_chat_template_used_when_the_tokenizer_has_one(model_and_tok) -> None:
     templated = toy_model_and_tokenizer()[1]
     templated.chat_template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}<assistant>"
     assert render_prompt(chat, templated) == ("<user>2+2?<assistant>", True)
+    (encoded,) = encode_examples([chat], templated)
+    assert encoded.prompt_ids == templated("<user>2+2?<assistant>", add_special_tokens=False)["input_ids"]
+    assert encoded.answer_ids == templated("4", add_special_tokens=False)["input_ids"]
+    model, _ = model_and_tok
+    (pred,) = evaluate(model, templated, [chat], max_new_tokens=3)
+    assert pred.example_id == "ex_000" and pred.loss is not None and math.isfinite(pred.loss)
 
 
 def test_wrapped_model_is_unwrapped(model_and_tok) -> None:

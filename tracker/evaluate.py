@@ -128,15 +128,13 @@ def default_max_new_tokens(encoded: Sequence[EncodedExample]) -> int:
 
 
 def _left_pad(rows: Sequence[list[int]], pad_id: int, device: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input_ids, attention_mask, position_ids), left-padded; position ids count real tokens only."""
     import torch
 
     width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
-            mask[i, width - len(r) :] = 1
+    # Padded as Python lists, then one tensor each: a per-row tensor copy costs more than the tiny model's forward.
+    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows], dtype=torch.long)
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
     position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
     return ids.to(device), mask.to(device), position_ids.to(device)
 

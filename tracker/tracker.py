@@ -233,7 +233,10 @@ class EvolutionTracker:
         recorded_ids: list[str] | None = None
         if self.is_writer:
             recorded_ids = self._claim_directory(step, resume)
-        recorded_ids = self._broadcast(recorded_ids)
+        # Every rank must agree on what is already captured: a rank that skips a capture the others make
+        # would leave them waiting in a collective.
+        recorded_ids, captured = self._broadcast((recorded_ids, sorted(self.captured_steps)))
+        self.captured_steps.update(captured)
         if self._examples_source is not None:
             self._set_examples(self._examples_source, recorded_ids, first)
         self._started = True

@@ -34,7 +34,7 @@ from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse, analyse_columns
 from evotui.screens.waiting import WaitingScreen
 from evotui.table_data import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
-from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs
+from evotui.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, find_runs, summary_problem
 from evotui.text import visible
 from evotui.widgets.detail import ExampleDetail
 from evotui.widgets.example_table import ExampleTable, SortRequested
@@ -42,7 +42,7 @@ from evotui.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.widgets.metrics import MetricsBar
 from evotui.widgets.run_header import RunHeader
 from tracker.schema import Snapshot
-from tracker.store import SnapshotFile, has_run_files
+from tracker.store import ReadError, SnapshotFile, has_run_files
 
 Clock = Callable[[], float]
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
@@ -77,18 +77,22 @@ def first_load(path: Path, progress: LoadProgress | None = None) -> FirstLoad:
     """Read every snapshot of ``path`` into a new RunHistory, one file at a time (thread-safe: new objects)."""
     tailer = DirectoryTailer(path)
     history = RunHistory()
-    newest: list[Snapshot] = []
+    newest: list[tuple[SnapshotFile, Snapshot]] = []
 
     def add(f: SnapshotFile, snapshot: Snapshot) -> None:
         # Texts once, from the newest snapshot, rather than rewritten for every file.
         history.add(snapshot, source=str(f.path), texts=False)
-        if not newest or snapshot.training_step >= newest[0].training_step:
-            newest[:] = [snapshot]
+        if not newest or snapshot.training_step >= newest[0][1].training_step:
+            newest[:] = [(f, snapshot)]
 
     with gc_paused():
         result = tailer.poll(consume=add, progress=progress)
     if newest:
-        history.set_texts(newest[0])
+        f, snapshot = newest[0]
+        history.set_texts(snapshot)
+        problem = summary_problem(snapshot)  # the newest file only: the check is O(rows)
+        if problem:
+            result.warnings[f.path] = problem
     return FirstLoad(tailer, result, history)
 
 
@@ -240,9 +244,15 @@ class MainScreen(DynamicsActions, Screen[None]):
         state.dir_state, state.dir_message = result.state, result.message
         if result.manifest_changed:
             manifest = result.manifest
-            state.manifest = manifest if manifest is not None and not hasattr(manifest, "reason") else None
-            state.manifest_error = manifest if manifest is not None and hasattr(manifest, "reason") else None
+            # A bad run.json loses nothing: the last good manifest stays, and the error is shown.
+            if isinstance(manifest, ReadError):
+                state.manifest_error = manifest
+            else:
+                state.manifest, state.manifest_error = manifest, None
         state.errors = result.errors
+        for f, _ in result.loaded:
+            state.warnings.pop(f.path, None)  # a rewritten file is judged again below
+        state.warnings.update(result.warnings)
         for error in result.failed:
             self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
         first_load = message.history is not None
@@ -251,6 +261,9 @@ class MainScreen(DynamicsActions, Screen[None]):
             assert message.history is not None
             state.history, state.dynamics = message.history, message.dynamics
             self._analysed_version = state.history.version
+            # The loaded run lives as long as the app: keep it out of every later full collection
+            # (measured: 0.2 s per full GC on 500 x 10,000, landing on random keystrokes).
+            gc.freeze()
         else:
             for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
                 added = state.history.add(snapshot, source=str(f.path))
@@ -423,7 +436,10 @@ class MainScreen(DynamicsActions, Screen[None]):
     def action_show_skipped(self) -> None:
         from evotui.screens.skipped import SkippedFilesScreen
 
-        self.app.push_screen(SkippedFilesScreen(self.state.errors))
+        errors = dict(self.state.errors)
+        if self.state.manifest_error is not None:
+            errors[self.state.manifest_error.path] = self.state.manifest_error
+        self.app.push_screen(SkippedFilesScreen(errors, self.state.warnings))
 
     def action_move(self, delta: int) -> None:
         """Next/previous example, also while the detail pane is full height (the table hidden)."""

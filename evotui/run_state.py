@@ -63,6 +63,7 @@ class RunState:
     manifest: RunManifest | None = None
     manifest_error: ReadError | None = None
     errors: dict[Path, ReadError] = field(default_factory=dict)
+    warnings: dict[Path, str] = field(default_factory=dict)  # read, but the summary disagrees with the rows
     dir_state: str = ""
     dir_message: str = ""
     # Wall time a step's snapshot was written: its timestamp field, else its file's mtime.

@@ -54,6 +54,8 @@ class PollResult:
     errors_changed: bool = False
     files_seen: int = 0
     read_seconds: float = 0.0  # reading + decoding the files of this poll (for the bench)
+    # Files read fine whose stored summary disagrees with their rows: file -> what disagrees.
+    warnings: dict[Path, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -150,6 +152,9 @@ class DirectoryTailer:
                     result.errors_changed = True
                 if consume is None:
                     result.loaded.append((f, outcome))
+                    problem = summary_problem(outcome)
+                    if problem:
+                        result.warnings[f.path] = problem
                 else:
                     consume(f, outcome)
                     result.consumed.append((f.step, f.mtime_ns))
@@ -181,6 +186,19 @@ class DirectoryTailer:
         self._manifest = read_manifest(self.directory) if signature is not None else None
         result.manifest = self._manifest
         result.manifest_changed = True
+
+
+def summary_problem(snapshot: Snapshot) -> str:
+    """What the snapshot's stored summary says that its rows do not ("" when they agree).
+
+    The header's sparklines are drawn from stored summaries: a writer that gets them wrong must be
+    visible. O(rows): the tail checks new files as they come, and a bulk load its newest file only.
+    """
+    if snapshot.summary is None:
+        return ""
+    from tracker.scoring import summary_disagreements
+
+    return "; ".join(summary_disagreements(snapshot.summary, snapshot.examples))
 
 
 # -- several runs in one directory ----------------------------------------------------------------

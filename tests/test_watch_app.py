@@ -155,8 +155,17 @@ async def test_corrupt_file_is_skipped_counted_and_retried(tmp_path: Path) -> No
         (reason,) = app.screen.state.errors.values()
         assert reason.path == bad and "truncated" in reason.reason
         assert any("step_000500.json" in str(n.message) for n in app._notifications)
-        await pilot.press("w")  # the reason, on demand
+        lying = run.snapshot(3)
+        lying.training_step, lying.summary.accuracy = 700, 0.999  # a writer's summary that lies
+        SnapshotStore(tmp_path / "r", fsync=False).write(lying)
+        await wait_for(pilot, lambda: "1 bad summary" in screen_lines(app)[0])
+        (tmp_path / "r" / "run.json").write_text("{not json")
+        await wait_for(pilot, lambda: "run.json unreadable" in screen_lines(app)[0])
+        assert "finished" in screen_lines(app)[0]  # the last good run.json is kept
+        await pilot.press("w")  # the reasons, on demand
         await wait_for(pilot, lambda: "step_000500.json  truncated" in screen_text(app))
+        assert "run.json  not valid" in screen_text(app)
+        assert "step_000700.json  read, but its summary disagrees" in screen_text(app)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
         # Fixed in place: read again, counted no more.
@@ -165,7 +174,7 @@ async def test_corrupt_file_is_skipped_counted_and_retried(tmp_path: Path) -> No
         from tracker.schema import encode_snapshot
 
         atomic_write_bytes(bad, encode_snapshot(snapshot), fsync=False)
-        await wait_for(pilot, lambda: app.screen.state.history.n_steps == 5)
+        await wait_for(pilot, lambda: app.screen.state.history.n_steps == 6)  # 4 + the lying one + the fixed one
         await wait_for(pilot, lambda: "skipped" not in screen_lines(app)[0])
 
 

@@ -143,3 +143,18 @@ def test_bulk_load_reports_progress_and_streams_into_a_consumer(tmp_path: Path) 
     assert seen == [0, 10, 20, 30, 40] and result.loaded == []  # handed over, not kept
     assert [step for step, _ in result.consumed] == seen
     assert (progress.done, progress.total, progress.active) == (5, 5, False)
+
+
+def test_a_summary_that_disagrees_with_its_rows_is_reported(tmp_path: Path) -> None:
+    run = SyntheticRun(6, 2, seed=5)
+    tailer = DirectoryTailer(tmp_path)
+    good = run.snapshot(0)
+    bad = run.snapshot(1)
+    bad.summary.correct = 6
+    bad.summary.accuracy = 1.0
+    store = SnapshotStore(tmp_path, fsync=False)
+    store.write(good)
+    store.write(bad)
+    result = tailer.poll()
+    assert list(result.warnings) == [tmp_path / "step_000010.json"]
+    assert "summary says 6 correct" in result.warnings[tmp_path / "step_000010.json"]

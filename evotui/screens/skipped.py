@@ -16,8 +16,15 @@ from evotui.text import visible
 from tracker.store import ReadError
 
 
-def skipped_text(errors: dict[Path, ReadError]) -> Text:
+def skipped_text(errors: dict[Path, ReadError], warnings: dict[Path, str] | None = None) -> Text:
     text = Text()
+    for path, problem in sorted((warnings or {}).items(), key=lambda item: item[0].name):
+        text.append(visible(path.name), style="bold yellow")
+        text.append("  read, but its summary disagrees with its rows: ")
+        text.append(visible(problem))
+        text.append("\n")
+    if warnings:
+        text.append("\n")
     if not errors:
         text.append("No skipped files: every snapshot in the directory was read.", style="green")
         return text
@@ -34,13 +41,14 @@ def skipped_text(errors: dict[Path, ReadError]) -> Text:
 class SkippedFilesScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,w", "close", "Close")]
 
-    def __init__(self, errors: dict[Path, ReadError]) -> None:
+    def __init__(self, errors: dict[Path, ReadError], warnings: dict[Path, str] | None = None) -> None:
         super().__init__()
         self.errors = dict(errors)
+        self.warnings = dict(warnings or {})
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="skipped-body"):
-            yield Static(skipped_text(self.errors))
+            yield Static(skipped_text(self.errors, self.warnings))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -72,6 +72,9 @@ class CurvePlot(PlotextPlot):
             if sx:
                 plt.plot(sx, sy, color="cyan", marker="braille", yside="right")
                 plt.ylim(0, 1.05, yside="right")
+            if steps.size > 1:  # whole steps on the axis, not plotext's 1222.5
+                ticks = np.unique(np.linspace(steps[0], steps[-1], 5).round().astype(np.int64))
+                plt.xticks(ticks.tolist(), [f"{t:,}" for t in ticks.tolist()])
             right = ~np.isnan(exact) & (exact == 1.0)
             if right.any():
                 rx, ry = downsample(steps[right], np.nan_to_num(sim[right], nan=1.0), buckets)

@@ -73,6 +73,10 @@ def _header_text(state: RunState, now: float, compact: bool) -> Text:
     text.append(f" · {n} snap{'s' if n != 1 else ''}" if compact else f" · {n} snapshot{'s' if n != 1 else ''}")
     if state.errors:
         text.append(f" · {len(state.errors)} skipped", style="bold red")
+    if state.manifest_error is not None:
+        text.append(" · run.json unreadable", style="bold red")
+    if state.warnings:
+        text.append(f" · {len(state.warnings)} bad summar{'y' if len(state.warnings) == 1 else 'ies'}", style="yellow")
     if state.manifest is not None and state.manifest.errors:
         text.append(f" · {state.manifest.errors} capture errors", style="bold red")
     eta = state.eta_seconds(now) if current is not None and total else None

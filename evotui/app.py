@@ -456,7 +456,6 @@ class MainScreen(DynamicsActions, Screen[None]):
 
     def action_step_out(self) -> None:
         field = self.query_one("#filter-input", Input)
-        print("ACTION focus_filter, focused:", self.focused)
         if self.focused is field:
             field.value = self._filter_before_edit  # esc cancels the edit, like W&B's viewer
             self.set_focus(self.query_one(ExampleTable))

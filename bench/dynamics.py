@@ -1,9 +1,10 @@
 """Bench: training dynamics for 10,000 examples x 500 snapshots (target: at most 1 s).
 
 Run: ``python bench/dynamics.py [--examples N] [--snapshots K]``. Prints, all measured in this run:
-the vectorised core on plain arrays, ``compute_dynamics`` on a ``RunHistory`` (matrices built cold,
-then cached), and the baseline: a plain per-example Python loop over the same definitions, timed on a
-slice and scaled up.
+the vectorised core on plain arrays, ``compute_dynamics`` on a ``RunHistory`` (matrices rebuilt, as
+after a new snapshot, then cached), as of a middle step (step travel), the baseline: a plain
+per-example Python loop over three of the definitions, timed on a slice and scaled up; and the
+export of a long table (10,000 examples x 50 snapshots) as CSV and JSONL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, not installed
 
 from evotui.dynamics import compute_dynamics, dynamics_from_arrays
+from evotui.export import export_run
 from evotui.history import RunHistory
 from tracker.schema import ExampleResult, Snapshot, Summary
 
@@ -123,6 +126,37 @@ def main() -> None:
     travel = best_of(lambda: compute_dynamics(history, until_step=mid))
     print(f"  compute_dynamics(history, until_step={mid}) (step travel), best of 3: {travel * 1000:8.1f} ms")
     print(f"  statuses {dyn.counts_by_status()}  regions {dyn.counts_by_region()}  regressions {len(dyn.regressions)}")
+
+    # What one "[" press costs in the app: the dynamics as of the previous snapshot, then the table's
+    # rows (filter + sort over every example); and what opening the data map costs before plotext.
+    from evotui.screens.data_map import map_points
+    from evotui.table_data import TableQuery, table_rows
+
+    previous = int(steps[-2])
+
+    def travel_press() -> None:
+        history.version += 1  # a fresh view: nothing cached from the previous press
+        then = compute_dynamics(history, until_step=previous)
+        table_rows(history, then, TableQuery(step=previous, quick="unstable", sort="loss"))
+
+    press = best_of(travel_press)
+    points = best_of(lambda: map_points(dyn, 120, 30))
+    print(f"  app: one '[' press (dynamics as of step {previous} + table rows), best of 3: {press * 1000:8.1f} ms")
+    print(f"  app: data map points for a 120x30 plot, best of 3: {points * 1000:8.1f} ms")
+
+    # Export: the long table of the last 50 snapshots (a row per example per step), CSV and JSONL.
+    small = history_from_arrays(steps[-50:], exact[:, -50:], loss[:, -50:])
+    small_dyn = compute_dynamics(small)
+    with tempfile.TemporaryDirectory() as tmp:
+        for suffix in ("csv", "jsonl"):
+            target = Path(tmp) / f"long.{suffix}"
+            t0 = time.perf_counter()
+            rows = export_run(target, small, small_dyn)
+            seconds = time.perf_counter() - t0
+            size = target.stat().st_size / 1e6
+            print(
+                f"  export {suffix:5}: {rows:,} rows, {size:.0f} MB in {seconds:.2f} s ({rows / seconds:,.0f} rows/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
+from evotui.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
 from evotui.history import RunHistory, StepColumn
 from evotui.messages import AnalysisDone, ExampleSelected, TailUpdate
 from evotui.run_state import RunState, analyse, analyse_columns
@@ -95,8 +96,8 @@ def first_load(path: Path, progress: LoadProgress | None = None) -> FirstLoad:
     return FirstLoad(tailer, result, history)
 
 
-class MainScreen(Screen[None]):
-    """One run, followed live."""
+class MainScreen(DynamicsActions, Screen[None]):
+    """One run, followed live (step travel, data map, compare and export come from DynamicsActions)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit"),
@@ -116,6 +117,7 @@ class MainScreen(Screen[None]):
         # Keys left free for the dynamics screens: [ ] t m r c e.
         Binding("w", "show_skipped", "Skipped files", show=False),
         Binding("z", "toggle_table", "Table only", show=False),
+        *DYNAMICS_BINDINGS,
     ]
 
     def __init__(
@@ -314,6 +316,8 @@ class MainScreen(Screen[None]):
             self._analysed_version = message.version
             self.state.dynamics = message.dynamics
             self.refresh_table()
+            # The regression marks on the accuracy sparkline come from the dynamics too.
+            self.query_one(MetricsBar).show(self.state.history, regression_steps(self.state.dynamics))
             self.query_one(ExampleDetail).shown = None  # the title shows the status
             self._show_detail()
         if self._analysis_pending:
@@ -352,7 +356,7 @@ class MainScreen(Screen[None]):
 
     def refresh_data(self) -> None:
         """Everything that depends on the run's data (after new snapshots)."""
-        self.query_one(MetricsBar).show(self.state.history)
+        self.query_one(MetricsBar).show(self.state.history, regression_steps(self.state.dynamics))
         self.refresh_table()
         self._show_detail()
 
@@ -362,15 +366,15 @@ class MainScreen(Screen[None]):
         ``follow``: the person changed the filter or the sort, so scroll to where the selected
         example went. Live updates (``follow=False``) never move the view under the reader.
         """
-        self.rows = table_rows(self.state.history, self.state.dynamics, self.query_state)
+        self.rows = table_rows(self.state.history, self.view_dynamics(), self.query_state)
         table = self.query_one(ExampleTable)
         table.show(self.rows, self.state.history)
         if follow:
             table.scroll_to_cursor()
-        self.query_one(FilterBar).show_count(len(self.rows), self.rows.total)
+        self.query_one(FilterBar).show_count(len(self.rows), self.rows.total, self.travel_note())
 
     def _show_detail(self) -> None:
-        self.query_one(ExampleDetail).show(self.state.history, self.state.dynamics, self.selected)
+        self.query_one(ExampleDetail).show(self.state.history, self.view_dynamics(), self.selected)
 
     def on_example_selected(self, message: ExampleSelected) -> None:
         # The table moves at once; the detail pane (plot, long history) follows when the cursor or
@@ -457,6 +461,8 @@ class MainScreen(Screen[None]):
             self.set_focus(self.query_one(ExampleTable))
         elif self.has_class("detail-max") or self.has_class("table-max"):
             self.remove_class("detail-max", "table-max")
+        elif self.view_step is not None:
+            self.travel_to(None)
         elif self.query_state.text or self.query_state.quick != "all":
             field.value = ""
             self.action_quick("all")

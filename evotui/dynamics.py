@@ -8,6 +8,7 @@ usable from a notebook::
     history, manifest, errors = load_run("data/evolution_snapshots/mydata")
     dyn = compute_dynamics(history)
     dyn.counts_by_status(), dyn.regressions[:3], dyn.forgetting_steps(0)
+    pandas.DataFrame(dyn.table())  # one row per example (pandas is not a dependency)
 
 Definitions (DESIGN.md "Training dynamics"), over snapshots t_0 < t_1 < ... < t_K, with c_k the exact
 match, p_k = exp(-loss_k) (the geometric-mean probability of the gold tokens) for one example:
@@ -137,6 +138,22 @@ class RunDynamics:
         counts["unmapped"] = int(np.count_nonzero(self.region == ""))
         return counts
 
+    def table(self) -> dict[str, np.ndarray]:
+        """Per-example columns, for a notebook: ``pandas.DataFrame(dyn.table())``."""
+        return {
+            "example_id": np.asarray(self.example_ids, dtype=object),
+            "status": self.status,
+            "first_learned": self.first_learned,
+            "learned_after": self.learned_after,
+            "learned_step": self.learned_step,
+            "forget_count": self.forget_count,
+            "confidence": self.confidence,
+            "variability": self.variability,
+            "correctness": self.correctness,
+            "aleatoric": self.aleatoric,
+            "region": self.region,
+        }
+
     def row(self, index: int) -> dict[str, object]:
         """The dynamics of one example as plain Python values (None for none / NaN): for export."""
 
@@ -225,17 +242,19 @@ def dynamics_from_arrays(
     present = ~np.isnan(exact)
     right = exact == 1.0  # NaN compares False: a gap is never right
     wrong = present & ~right
-    cols = np.arange(k_count, dtype=np.int64)
+    # int32 snapshot indices: half the memory traffic of int64 on (N, K) arrays, and K < 2**31.
+    cols = np.arange(k_count, dtype=np.int32)
     rows = np.arange(n)
 
-    # Skip gaps: the snapshot index of each example's previous *present* value, -1 when none.
-    last_seen = np.full((n, k_count), -1, dtype=np.int64)
+    # Skip gaps: last_seen[i, k] is the snapshot index of example i's latest *present* value at or
+    # before k (-1 when none); a transition at k compares with last_seen[i, k - 1].
+    last_seen = np.full((n, k_count), -1, dtype=np.int32)
+    forgets = np.zeros((n, k_count), dtype=bool)
     if k_count:
-        last_seen = np.maximum.accumulate(np.where(present, cols, -1), axis=1)
-    prev_seen = np.full_like(last_seen, -1)
-    prev_seen[:, 1:] = last_seen[:, :-1]
-    prev_right = np.take_along_axis(right, np.maximum(prev_seen, 0), axis=1) & (prev_seen >= 0)
-    forgets = wrong & prev_right
+        last_seen = np.maximum.accumulate(np.where(present, cols, np.int32(-1)), axis=1)
+        before = last_seen[:, :-1]
+        prev_right = np.take_along_axis(right, np.maximum(before, 0), axis=1) & (before >= 0)
+        np.logical_and(wrong[:, 1:], prev_right, out=forgets[:, 1:])
     forget_count = forgets.sum(axis=1, dtype=np.int64)
     forget_example, forget_snapshot = np.nonzero(forgets)  # row-major: sorted by example, then step
 
@@ -253,7 +272,7 @@ def dynamics_from_arrays(
     learned_step = _step_at(steps, learned_k)
     before_k = np.full(n, -1, dtype=np.int64)
     if k_count:
-        before_k = np.where(learned_k >= 0, prev_seen[rows, np.maximum(learned_k, 0)], -1)
+        before_k = np.where(learned_k >= 1, last_seen[rows, np.maximum(learned_k - 1, 0)], -1)
     learned_after = _step_at(steps, before_k)
 
     # Status codes index STATUSES.
@@ -268,18 +287,24 @@ def dynamics_from_arrays(
     status = np.asarray(STATUSES)[status_code]
 
     # Data map over the snapshots after step 0 (or all of them when the run has no step-0 snapshot).
-    after = steps > 0
-    p = np.exp(-loss[:, after])
+    # Steps ascend, so "after step 0" is a suffix of the columns: a view, not a copy.
+    first_after = int(np.searchsorted(steps, 0, side="right"))
+    p = np.exp(-loss[:, first_after:])
     p_present = ~np.isnan(p)
     p_count = p_present.sum(axis=1)
-    p0 = np.where(p_present, p, 0.0)
+    np.copyto(p, 0.0, where=~p_present)
+    # One pass for sum p and sum p^2 (einsum: no (N, K) temporary): variance = E[p^2] - E[p]^2, and
+    # Data-IQ's aleatoric mean p(1 - p) = E[p] - E[p^2].
+    p_sum = p.sum(axis=1)
+    p2_sum = np.einsum("ij,ij->i", p, p)
     with np.errstate(invalid="ignore", divide="ignore"):
-        confidence = p0.sum(axis=1) / p_count
-        deviation = np.where(p_present, p - confidence[:, None], 0.0)
-        variability = np.sqrt((deviation * deviation).sum(axis=1) / p_count)
-        aleatoric = (p0 * (1.0 - p0)).sum(axis=1) / p_count
-        c_after = present[:, after]
-        correctness = right[:, after].sum(axis=1) / c_after.sum(axis=1)
+        confidence = p_sum / p_count
+        mean_p2 = p2_sum / p_count
+        variance = mean_p2 - confidence * confidence
+        variance[variance < 1e-14] = 0.0  # rounding noise of a constant series, not variability
+        variability = np.sqrt(variance)
+        aleatoric = np.maximum(confidence - mean_p2, 0.0)
+        correctness = right[:, first_after:].sum(axis=1) / present[:, first_after:].sum(axis=1)
     median_aleatoric = _median_or_nan(aleatoric)
     mapped = ~np.isnan(confidence)
     low_aleatoric = aleatoric <= median_aleatoric

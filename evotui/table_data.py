@@ -20,7 +20,18 @@ QUICK_FILTERS: tuple[tuple[str, str], ...] = (
     ("wrong", "wrong now"),
     ("forgotten", "forgotten"),
     ("never", "never right"),
+    # One per status and per data-map region (``f`` cycles through all; the bar shows the first four
+    # and the current one).
+    ("known", "known"),
+    ("learned", "learned"),
+    ("unstable", "unstable"),
+    ("easy", "easy"),
+    ("ambiguous", "ambiguous"),
+    ("hard", "hard"),
 )
+MAIN_QUICK_FILTERS = 4
+STATUS_FILTERS = ("known", "learned", "unstable", "forgotten", "never")
+REGION_FILTERS = ("easy", "ambiguous", "hard")
 STATUS_ORDER = {"known": 0, "learned": 1, "unstable": 2, "forgotten": 3, "never": 4, "": 5}
 
 
@@ -69,6 +80,7 @@ class ExampleColumns:
     learned_step: np.ndarray  # int64, -1 none
     learned_after: np.ndarray  # int64, -1 none
     forget_count: np.ndarray  # int64, -1 unknown
+    region: np.ndarray | None = None  # str: easy | ambiguous | hard | "" (None without dynamics)
 
 
 @dataclass
@@ -115,6 +127,9 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
     else:
         status = np.full(n, "", dtype=object)
         learned_step = learned_after = forgets = np.full(n, -1, dtype=np.int64)
+    region = None
+    if dynamics is not None and len(getattr(dynamics, "region", ())) == n:
+        region = np.asarray(dynamics.region, dtype=object)
     return ExampleColumns(
         step=step,
         loss=_padded(col.loss, n, np.nan),
@@ -125,6 +140,7 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
         learned_step=learned_step,
         learned_after=learned_after,
         forget_count=forgets,
+        region=region,
     )
 
 
@@ -153,12 +169,15 @@ def quick_mask(quick: str, columns: ExampleColumns, history: RunHistory) -> np.n
         return None
     if quick == "wrong":
         return columns.exact == 0.0
+    if quick in REGION_FILTERS:
+        if columns.region is None:  # no dynamics yet: no example has a region
+            return np.zeros(history.n_examples, dtype=bool)
+        return columns.region == quick
     has_status = bool(columns.status.shape[0]) and columns.status[0] != ""
-    if has_status:
-        if quick == "forgotten":
-            return columns.status == "forgotten"
-        if quick == "never":
-            return columns.status == "never"
+    if has_status and quick in STATUS_FILTERS:
+        return columns.status == quick
+    if quick in ("known", "learned", "unstable"):
+        return np.zeros(history.n_examples, dtype=bool)
     # Without the dynamics analysis: derive from the exact-match matrix (same definitions, cruder).
     exact = history.matrix("exact")
     ever_right = np.nanmax(np.where(np.isnan(exact), 0.0, exact), axis=1) == 1.0 if exact.size else None

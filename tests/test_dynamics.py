@@ -263,6 +263,8 @@ def test_arrays_and_history_agree_and_bad_shapes_are_refused() -> None:
     from_arrays = dynamics_from_arrays(history.steps_array(), history.matrix("exact"), history.matrix("loss"))
     assert from_arrays.example_ids == ["0", "1"]
     assert from_arrays.status.tolist() == from_history.status.tolist() == ["learned", "known"]
+    columns = from_history.table()
+    assert columns["example_id"].tolist() == ["a", "b"] and all(len(v) == 2 for v in columns.values())
     with pytest.raises(ValueError, match="shapes"):
         dynamics_from_arrays([0, 1], np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="increasing"):

@@ -16,7 +16,13 @@ HELP = """\
 | key | does |
 |---|---|
 | `/` | filter (id, input, expected, output); live as you type, enter keeps it, esc clears it |
-| `f` | next quick filter: all, wrong now, forgotten, never right |
+| `f` | next quick filter: all, wrong now, forgotten, never right, then each status and data-map region |
+| `[` / `]` | the table as of the previous / next snapshot (step travel); `esc` back to the latest |
+| `t` | go to a snapshot (step picker) |
+| `m` | data map: variability against confidence; choose a region to filter the table |
+| `r` | regressions: snapshots where accuracy fell (red on the accuracy sparkline) or examples were forgotten |
+| `c` | compare two snapshots' outputs side by side, changed characters highlighted |
+| `e` | export the rows shown (a row per example per step) as .csv or .jsonl |
 | `s` / `S` | sort by the next column / reverse the sort (or click a column title) |
 | `↑ ↓ PgUp PgDn Home End` | move in the table (mouse: click, wheel) |
 | `enter` / `d` | detail pane full height, and back |
@@ -35,6 +41,11 @@ forgotten · *unstable* forgotten at least once, right now · *forgotten* was ri
 **learned**: the snapshot from which the example stays right to the latest one. Snapshots are
 sparse, so it was learned somewhere in (previous snapshot, that step]; the detail pane shows the interval.
 **forgets**: right-then-wrong transitions between snapshots: a lower bound.
+
+**data map** (Swayamdipta et al. 2020), over the snapshots after step 0: *confidence* is the mean
+probability of the expected answer (exp(-loss)), *variability* its standard deviation, *correctness*
+the share of snapshots right. Regions (Data-IQ): *easy* confidence ≥ 0.75, *hard* ≤ 0.25, both with
+an aleatoric spread at most the median; *ambiguous* the rest.
 
 The header says *live* while the run writes, *stale* after 10 minutes without a heartbeat or a
 snapshot, *finished* or *failed* from run.json. Files that cannot be read are skipped, counted in

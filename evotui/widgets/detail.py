@@ -128,6 +128,10 @@ def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int
         forgets = int(dynamics.forget_count[index])
         if forgets:
             text.append(f" · forgotten {forgets}×", style="yellow")
+            at = getattr(dynamics, "forgetting_steps", None)
+            if at is not None:  # the steps where it was seen wrong right after being right
+                steps = [f"{int(s):,}" for s in at(index)]
+                text.append(f" at {', '.join(steps[:4])}{' …' if len(steps) > 4 else ''}", style="yellow")
     exact = history.series(index, "exact")  # O(steps): the full matrix would be O(examples x steps)
     present = exact[~np.isnan(exact)]
     text.append(f" · right at {int(present.sum())} of {present.size} snapshots", style="dim")

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Static
 
-from evotui.table_data import QUICK_FILTERS
+from evotui.table_data import MAIN_QUICK_FILTERS, QUICK_FILTERS
 
 SHORT_LABELS = {"wrong": "wrong", "forgotten": "forgot", "never": "never"}
 
@@ -17,7 +17,10 @@ class QuickFilters(Static):
     def show(self, current: str) -> None:
         parts = []
         narrow = self.app.size.width < 100
-        for key, label in QUICK_FILTERS:
+        # The status and region filters do not all fit at 80 columns: the bar shows the main ones and
+        # the current one (``f``, the command palette and the data map reach the others).
+        shown = [(k, label) for i, (k, label) in enumerate(QUICK_FILTERS) if i < MAIN_QUICK_FILTERS or k == current]
+        for key, label in shown:
             if narrow:
                 label = SHORT_LABELS.get(key, label)
             # Labels are ours, not file text: markup is safe here.
@@ -34,6 +37,14 @@ class FilterBar(Horizontal):
         yield QuickFilters(id="quick-filters")
         yield Static("", id="shown-count")
 
-    def show_count(self, shown: int, total: int) -> None:
-        # Fixed width in the stylesheet, so no layout pass per keystroke.
-        self.query_one("#shown-count", Static).update(f"{shown:,} of {total:,} shown", layout=False)
+    def show_count(self, shown: int, total: int, note: str = "") -> None:
+        # Fixed width in the stylesheet, so no layout pass per keystroke; a step-travel note widens it
+        # (class "travel"), which changes only when travelling starts or stops.
+        count = self.query_one("#shown-count", Static)
+        text = f"{shown:,} of {total:,} shown"
+        travelling = bool(note)
+        if count.has_class("travel") != travelling:
+            count.set_class(travelling, "travel")
+            count.update(f"{text} · {note}" if note else text)
+        else:
+            count.update(f"{text} · {note}" if note else text, layout=travelling)

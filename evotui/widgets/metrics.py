@@ -46,6 +46,16 @@ def sparkline(values: np.ndarray, width: int) -> str:
     return "".join(chars)
 
 
+def sparkline_positions(n_values: int, width: int, indices: list[int]) -> set[int]:
+    """The characters of ``sparkline(values, width)`` that show the values at ``indices``."""
+    if width <= 0 or n_values == 0:
+        return set()
+    if n_values <= width:
+        return {i for i in indices if 0 <= i < n_values}
+    edges = np.linspace(0, n_values, width + 1).astype(int)
+    return {int(np.searchsorted(edges, i, side="right")) - 1 for i in indices if 0 <= i < n_values}
+
+
 def _change(values: np.ndarray, fmt: str, scale: float, lower_is_better: bool) -> Text:
     if values.size < 2 or not (math.isfinite(values[-1]) and math.isfinite(values[-2])):
         return Text("")
@@ -57,8 +67,12 @@ def _change(values: np.ndarray, fmt: str, scale: float, lower_is_better: bool) -
     return Text(f" {arrow}{format(abs(delta), fmt)}", style="green" if better else "red")
 
 
-def metrics_text(history: RunHistory, width: int) -> Text:
+def metrics_text(history: RunHistory, width: int, regression_steps: list[int] | None = None) -> Text:
+    """The metrics line; the accuracy bars at ``regression_steps`` (accuracy fell or examples were
+    forgotten) are drawn red."""
     series = history.summary_series()
+    step_index = {s: k for k, s in enumerate(history.steps)}
+    regressions = [step_index[s] for s in regression_steps or () if s in step_index]
     narrow = width < 110
     specs = [
         ("Acc" if narrow else "Accuracy", series["accuracy"], 100.0, ".1f", "%", False),
@@ -74,18 +88,23 @@ def metrics_text(history: RunHistory, width: int) -> Text:
         piece.append_text(_change(values, ".1f" if scale == 100.0 else (".3f" if lower else ".2f"), scale, lower))
         piece.append(" ")
         room = part - piece.cell_len - 1
+        start = piece.cell_len
         piece.append(sparkline(values, room), style="green" if not lower else "yellow")
+        if name in ("Accuracy", "Acc"):
+            for position in sparkline_positions(values.size, room, regressions):
+                piece.stylize("bold red", start + position, start + position + 1)
         piece.pad_right(max(part - piece.cell_len, 0))
         text.append_text(piece)
     return text
 
 
 class MetricsBar(Static):
-    def show(self, history: RunHistory) -> None:
+    def show(self, history: RunHistory, regression_steps: list[int] | None = None) -> None:
         self._history = history
-        self.update(metrics_text(history, self.size.width or 80))
+        self._regressions = regression_steps
+        self.update(metrics_text(history, self.size.width or 80, regression_steps))
 
     def on_resize(self) -> None:
         history = getattr(self, "_history", None)
         if history is not None:
-            self.update(metrics_text(history, self.size.width))
+            self.update(metrics_text(history, self.size.width, getattr(self, "_regressions", None)))

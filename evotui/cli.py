@@ -107,6 +107,7 @@ def demo(directory: Path | None, steps: int | None, examples: int | None, no_wat
     click.echo(f"training {state}. The snapshots stay in {plan.directory}: evotui watch {plan.directory}")
 
 
+@main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1), help="Examples in each list.")

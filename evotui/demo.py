@@ -73,7 +73,8 @@ def plan_demo(
     missing = missing_training_modules()
     if missing:
         names = ", ".join(missing)
-        raise DemoError(f"the demo trains a model and needs {names}, which is not installed: {INSTALL_HINT}")
+        verb = "is" if len(missing) == 1 else "are"
+        raise DemoError(f"the demo trains a model and needs {names}, which {verb} not installed: {INSTALL_HINT}")
     if steps < 1:
         raise DemoError(f"--steps must be at least 1, got {steps}")
     if not 1 <= examples <= 441:

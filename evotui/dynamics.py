@@ -166,8 +166,8 @@ class RunDynamics:
         return {
             "status": str(self.status[index]),
             "first_learned": step_or_none(self.first_learned[index]),
+            "learned_after": step_or_none(self.learned_after[index]),  # learned in (learned_after, learned_step]
             "learned_step": step_or_none(self.learned_step[index]),
-            "learned_after": step_or_none(self.learned_after[index]),
             "forget_count": int(self.forget_count[index]),
             "forgetting_steps": [int(s) for s in self.forgetting_steps(index)],
             "confidence": float_or_none(self.confidence[index]),

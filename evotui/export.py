@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO
 
 import msgspec
-import numpy as np
 
 from evotui.dynamics import RunDynamics, compute_dynamics
 from evotui.history import RunHistory, StepColumn
@@ -62,10 +61,6 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _step(value: np.int64) -> int | None:
-    return None if value < 0 else int(value)
-
-
 def iter_rows(
     history: RunHistory,
     dynamics: RunDynamics | None = None,
@@ -88,17 +83,8 @@ def iter_rows(
     example_ids = list(history.example_ids)
     per_example = {}
     for i in chosen:
-        per_example[i] = {
-            "status": str(dyn.status[i]),
-            "first_learned": _step(dyn.first_learned[i]),
-            "learned_after": _step(dyn.learned_after[i]),
-            "learned_step": _step(dyn.learned_step[i]),
-            "forget_count": int(dyn.forget_count[i]),
-            "confidence": _number(dyn.confidence[i]),
-            "variability": _number(dyn.variability[i]),
-            "correctness": _number(dyn.correctness[i]),
-            "region": str(dyn.region[i]),
-        }
+        # Per-row files say "forgotten_here" instead of repeating the list of forgetting steps.
+        per_example[i] = {k: v for k, v in dyn.row(i).items() if k != "forgetting_steps"}
     forgotten = set(zip(dyn.forget_example.tolist(), dyn.steps[dyn.forget_snapshot].tolist(), strict=True))
     return _rows(steps, columns, example_ids, chosen, per_example, forgotten)
 

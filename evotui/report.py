@@ -43,25 +43,12 @@ def _num(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def _step(value: np.int64 | int) -> int | None:
-    return None if value < 0 else int(value)
-
-
 def _example(history: RunHistory, dyn: RunDynamics, i: int) -> dict[str, Any]:
     evaluations = history.prediction_history(i)
     latest = evaluations[-1] if evaluations else None
     return {
         "example_id": history.example_ids[i],
-        "status": str(dyn.status[i]),
-        "region": str(dyn.region[i]),
-        "first_learned": _step(dyn.first_learned[i]),
-        "learned_after": _step(dyn.learned_after[i]),
-        "learned_step": _step(dyn.learned_step[i]),
-        "forget_count": int(dyn.forget_count[i]),
-        "forgetting_steps": [int(s) for s in dyn.forgetting_steps(i)],
-        "confidence": _num(dyn.confidence[i]),
-        "variability": _num(dyn.variability[i]),
-        "correctness": _num(dyn.correctness[i]),
+        **dyn.row(i),
         "input": history.inputs[i],
         "expected_output": history.expected[i],
         "latest_step": latest.step if latest is not None else None,  # its latest evaluation

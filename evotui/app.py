@@ -374,7 +374,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.query_one(FilterBar).show_count(len(self.rows), self.rows.total, self.travel_note())
 
     def _show_detail(self) -> None:
-        self.query_one(ExampleDetail).show(self.state.history, self.view_dynamics(), self.selected)
+        self.query_one(ExampleDetail).show(self.state.history, self.view_dynamics(), self.selected, self.view_step)
 
     def on_example_selected(self, message: ExampleSelected) -> None:
         # The table moves at once; the detail pane (plot, long history) follows when the cursor or

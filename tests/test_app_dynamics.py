@@ -160,6 +160,43 @@ async def test_step_travel_shows_the_table_as_of_an_earlier_snapshot(run_dir: Pa
 
 
 @pytest.mark.anyio
+async def test_step_travel_detail_pane_tells_the_status_as_of_the_travelled_step(run_dir: Path) -> None:
+    history, _, _ = load_run(run_dir)
+    steps = history.steps
+    now, whole = None, compute_dynamics(history)
+    # An example whose status at some earlier step differs from its status over the whole run.
+    for k in range(len(steps) - 2, 0, -1):
+        now = compute_dynamics(history, until_step=steps[k])
+        changed = [i for i in range(history.n_examples) if now.status[i] != whole.status[i]]
+        if changed:
+            break
+    assert now is not None and changed, "the synthetic run should have an example whose status changes"
+    index, back = changed[0], len(steps) - 1 - k
+    app = app_for(run_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        main = await wait_loaded(pilot)
+        main.query_one("ExampleTable").select_index(index)
+        await wait_for(pilot, lambda: main.selected == index, "the example selected")
+        detail = main.query_one("ExampleDetail")
+        await wait_for(pilot, lambda: detail.shown is not None and detail.shown[2] == index, "the detail pane")
+        title = str(main.query_one("#detail-title").render())
+        assert title.split(" · ")[1] == whole.status[index] and "as of step" not in title
+        await pilot.press(*["left_square_bracket"] * back)
+        await wait_for(pilot, lambda: main.view_step == steps[k], "the travel")
+        await pilot.pause()
+        title = str(main.query_one("#detail-title").render())
+        assert title.split(" · ")[1:3] == [f"as of step {steps[k]:,}", now.status[index]]
+        shown_right = int(sum(history.columns[s].exact[index] == 1.0 for s in steps[: k + 1]))
+        assert f"right at {shown_right} of {k + 1} snapshots" in title
+        assert f"◀ step {steps[k]:,}" in str(main.query_one("#detail-predictions").render())
+        await pilot.press("escape")  # back to live: the whole run again, no marker
+        await pilot.pause()
+        title = str(main.query_one("#detail-title").render())
+        assert "as of step" not in title and title.split(" · ")[1] == whole.status[index]
+        assert "◀ step" not in str(main.query_one("#detail-predictions").render())
+
+
+@pytest.mark.anyio
 async def test_step_travel_stays_put_while_new_snapshots_arrive(tmp_path: Path) -> None:
     directory = tmp_path / "live"
     run = write_synthetic_run(directory, n_examples=30, n_steps=10, seed=5, upto=6)

@@ -43,15 +43,26 @@ class CurvePlot(PlotextPlot):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._marker: int | None = None  # the travelled step, drawn as a vertical line
         self._data_key: object = None
         self._cache_key: object = None
         self._cache: RenderableType = Text("")
 
-    def set_data(self, key: object, steps: np.ndarray, loss: np.ndarray, sim: np.ndarray, exact: np.ndarray) -> None:
+    def set_data(
+        self,
+        key: object,
+        steps: np.ndarray,
+        loss: np.ndarray,
+        sim: np.ndarray,
+        exact: np.ndarray,
+        marker: int | None = None,
+    ) -> None:
+        key = (key, marker)
         if key == self._data_key:
             return
         self._data_key = key
         self._data = (steps.astype(np.float64), loss, sim, exact)
+        self._marker = marker
         self.refresh()
 
     def render(self) -> RenderableType:
@@ -75,6 +86,8 @@ class CurvePlot(PlotextPlot):
             if steps.size > 1:  # whole steps on the axis, not plotext's 1222.5
                 ticks = np.unique(np.linspace(steps[0], steps[-1], 5).round().astype(np.int64))
                 plt.xticks(ticks.tolist(), [f"{t:,}" for t in ticks.tolist()])
+            if self._marker is not None:
+                plt.vline(self._marker, color="white")
             right = ~np.isnan(exact) & (exact == 1.0)
             if right.any():
                 rx, ry = downsample(steps[right], np.nan_to_num(sim[right], nan=1.0), buckets)
@@ -84,8 +97,10 @@ class CurvePlot(PlotextPlot):
         return self._cache
 
 
-def history_text(history: RunHistory, index: int) -> Text:
+def history_text(history: RunHistory, index: int, step: int | None = None) -> Text:
     """Prediction history, oldest first; consecutive identical outputs are one line ("×N").
+
+    ``step`` (step travel): the line holding that snapshot is highlighted and marked "◀".
 
     One Text rather than a rich Table: a Table re-measures every cell at every render, which costs
     a second for a long history, and the pane is re-rendered whenever the selection moves.
@@ -102,20 +117,27 @@ def history_text(history: RunHistory, index: int) -> Text:
     width = max((len(label) for label in labels), default=4)
     text = Text(no_wrap=False)
     text.append(f"{'step':>{width}}    sim output", style="bold")
-    for label, (first, _, count) in zip(labels, runs, strict=True):
+    for label, (first, last, count) in zip(labels, runs, strict=True):
         text.append("\n")
+        line_start = len(text)
         text.append(f"{label:>{width}} ", style="bold")
         text.append("✓" if first.exact else "✗", style="green" if first.exact else "red")
         text.append(" —   " if math.isnan(first.similarity) else f" {first.similarity:.2f} ")
         text.append_text(whole_text(first.output, style="" if first.exact else "italic"))
         if count > 1:
             text.append(f"  ×{count}", style="dim")
+        if step is not None and first.step <= step <= last:
+            text.append(f"  ◀ step {step:,}", style="bold reverse")
+            text.stylize("on #303050", line_start, len(text))
     return text
 
 
-def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int) -> Text:
+def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int, step: int | None = None) -> Text:
+    """The example's id and status; ``step`` (step travel): ``dynamics`` are as of that step, and so is the count."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append_text(cell_text(history.example_ids[index], 24, style="bold"))
+    if step is not None:
+        text.append(f" · as of step {step:,}", style="bold reverse")
     if dynamics is not None and index < len(dynamics.status):
         status = str(dynamics.status[index])
         text.append(" · ")
@@ -133,6 +155,8 @@ def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int
                 steps = [f"{int(s):,}" for s in at(index)]
                 text.append(f" at {', '.join(steps[:4])}{' …' if len(steps) > 4 else ''}", style="yellow")
     exact = history.series(index, "exact")  # O(steps): the full matrix would be O(examples x steps)
+    if step is not None:
+        exact = exact[: int(np.searchsorted(history.steps_array(), step, side="right"))]
     present = exact[~np.isnan(exact)]
     text.append(f" · right at {int(present.sum())} of {present.size} snapshots", style="dim")
     text.append("   ")
@@ -154,10 +178,21 @@ class ExampleDetail(Vertical):
                 yield Static("", id="detail-texts")
                 yield Static("", id="detail-predictions")
 
-    shown: tuple[int, int, int | None] | None = None  # (history id, version, index) on screen
+    # (history id, version, index, dynamics id, travelled step) on screen
+    shown: tuple[int, int, int | None, int, int | None] | None = None
 
-    def show(self, history: RunHistory, dynamics: Any | None, index: int | None) -> None:
-        key = (id(history), history.version, index)
+    def _scroll_to_marker(self) -> None:
+        predictions = self.query_one("#detail-predictions", Static)
+        lines = str(predictions.render()).split("\n")
+        line = next((n for n, text in enumerate(lines) if "◀ step" in text), None)
+        if line is not None:
+            pane = self.query_one("#detail-history", VerticalScroll)
+            y = predictions.virtual_region.y + line
+            pane.scroll_to(y=max(0, y - pane.size.height // 2), animate=False, immediate=True)
+
+    def show(self, history: RunHistory, dynamics: Any | None, index: int | None, step: int | None = None) -> None:
+        """``step``: the travelled step (None when following live); ``dynamics`` are then as of it."""
+        key = (id(history), history.version, index, id(dynamics), step)
         if key == self.shown:
             return
         self.shown = key
@@ -171,18 +206,22 @@ class ExampleDetail(Vertical):
             predictions.update("")
             plot.set_data(None, np.array([]), np.array([]), np.array([]), np.array([]))
             return
-        title.update(title_text(history, dynamics, index, self.size.width))
+        title.update(title_text(history, dynamics, index, self.size.width, step))
         io = Text()
         io.append("input    ", style="bold")
         io.append_text(whole_text(history.inputs[index]))
         io.append("\nexpected ", style="bold")
         io.append_text(whole_text(history.expected[index]))
         texts.update(io)
-        predictions.update(history_text(history, index))
+        predictions.update(history_text(history, index, step))
+        if step is not None:
+            # The travelled step's line may be far down a long history: bring it into view once laid out.
+            self.call_after_refresh(self._scroll_to_marker)
         plot.set_data(
             (id(history), history.version, index),
             history.steps_array(),
             history.series(index, "loss"),
             history.series(index, "similarity"),
             history.series(index, "exact"),
+            marker=step,
         )

@@ -8,6 +8,7 @@ filter keystroke on 10,000 examples is a pass of ``in`` over cached strings.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,11 +191,36 @@ def quick_mask(quick: str, columns: ExampleColumns, history: RunHistory) -> np.n
     raise ValueError(f"unknown quick filter {quick!r}")
 
 
+_DIGITS = re.compile(r"(\d+)")
+_id_rank_cache: dict[int, tuple[int, np.ndarray]] = {}
+
+
+def natural_key(text: str) -> tuple[str | int, ...]:
+    """Sort key that puts "ex_9" before "ex_10": digit runs compare as numbers.
+
+    ``split`` alternates text and digits, so the types at each position always match.
+    """
+    return tuple(int(part) if i % 2 else part.casefold() for i, part in enumerate(_DIGITS.split(text)))
+
+
+def id_ranks(history: RunHistory) -> np.ndarray:
+    """Each example's rank when the ids are sorted naturally (cached: ids only ever get appended)."""
+    ids = history.example_ids
+    cached = _id_rank_cache.get(id(history))
+    if cached is not None and cached[0] == len(ids):
+        return cached[1]
+    order = sorted(range(len(ids)), key=lambda i: natural_key(ids[i]))
+    ranks = np.empty(len(ids), dtype=np.int64)
+    ranks[np.asarray(order, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
+    _id_rank_cache.clear()  # one run at a time
+    _id_rank_cache[id(history)] = (len(ids), ranks)
+    return ranks
+
+
 def sort_keys(key: str, history: RunHistory, columns: ExampleColumns) -> np.ndarray | list[str]:
     """Values to sort on; NaN (and "none") sort last."""
-    n = history.n_examples
     if key == "id":
-        return np.arange(n)  # ids are numbered in order of first appearance; natural for "ex_9" < "ex_10"
+        return id_ranks(history)
     if key == "status":
         return np.array([STATUS_ORDER.get(s, 5) for s in columns.status], dtype=np.float64)
     if key == "learned":
@@ -240,6 +266,9 @@ def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> 
         text_mask = np.fromiter((needle in t for t in texts), dtype=bool, count=n)
         mask = text_mask if mask is None else mask & text_mask
     indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
+    # The default (sort "id", not reversed) is file order: the order the examples first appeared in,
+    # which is usually the dataset's. Reversed, "id" really sorts by id (natural order, descending),
+    # as the header's "id▼" says.
     if query.sort != "id" or query.reverse:
         indices = _sort(indices, sort_keys(query.sort, history, columns), query.reverse)
     return TableRows(order=indices, total=n, columns=columns, query=query)

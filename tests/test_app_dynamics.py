@@ -217,6 +217,27 @@ async def test_step_travel_stays_put_while_new_snapshots_arrive(tmp_path: Path) 
         assert main.rows.columns.step == int(run.steps[6])
 
 
+# -- sorting ----------------------------------------------------------------------------------------
+@pytest.mark.anyio
+async def test_reverse_sort_on_the_default_order_sorts_by_id_descending(tmp_path: Path) -> None:
+    # File order is neither id order nor its reverse; "q10" after "q9" tells natural order from text order.
+    ids = ["q9", "b2", "q10", "a1", "q1", "b10"]
+    expected = {i: str(n) for n, i in enumerate(ids)}
+    directory = write_plan(tmp_path / "ids", expected, {0: expected, 10: expected})
+    async with app_for(directory).run_test(size=SIZE) as pilot:
+        main = await wait_loaded(pilot)
+        assert shown_ids(main) == ids  # the default: file order, and no sort marker claims otherwise
+        header = str(main.query_one("ExampleTable").render_line(0).text)
+        assert "id▲" not in header and "id▼" not in header
+        await pilot.press("S")
+        await pilot.pause()
+        assert shown_ids(main) == ["q10", "q9", "q1", "b10", "b2", "a1"]
+        assert "id▼" in main.query_one("ExampleTable").render_line(0).text
+        await pilot.press("S")  # and back to file order
+        await pilot.pause()
+        assert shown_ids(main) == ids
+
+
 # -- regressions ------------------------------------------------------------------------------------
 @pytest.mark.anyio
 async def test_regressions_are_listed_and_marked_on_the_sparkline(run_dir: Path) -> None:

@@ -23,7 +23,7 @@ HELP = """\
 | `r` | regressions: snapshots where accuracy fell (red on the accuracy sparkline) or examples were forgotten |
 | `c` | compare two snapshots' outputs side by side, changed characters highlighted |
 | `e` | export the rows shown (a row per example per step) as .csv or .jsonl |
-| `s` / `S` | sort by the next column / reverse the sort (on the default file order: ids descending; or click a column title) |
+| `s` / `S` | sort by the next column / reverse it (from file order: ids descending); or click a title |
 | `↑ ↓ PgUp PgDn Home End` | move in the table (mouse: click, wheel) |
 | `enter` / `d` | detail pane full height, and back |
 | `n` / `p` | next / previous example (works with the detail pane full height) |

@@ -78,8 +78,9 @@ class DataMapPlot(PlotextPlot):
             return self._cache
         plt = self.plt
         plt.clear_figure()
-        plt.xlabel("variability (std of p over snapshots)")
-        plt.ylabel("confidence (mean p)")
+        # No plotext ylabel: plotext prints it at the bottom left, under the x axis, where it reads as the
+        # x label. The y label is a line above the plot (see DataMapScreen.compose).
+        plt.xlabel("variability (std of p over snapshots) →")
         plt.xlim(0, x_upper(self.dynamics))
         plt.ylim(0, 1)
         for colour, xs, ys in map_points(self.dynamics, self.size.width, self.size.height):
@@ -129,6 +130,8 @@ class DataMapScreen(Screen[str | None]):
     DataMapScreen { layout: vertical; }
     DataMapScreen #data-map-title { height: 1; background: $panel; padding: 0 1; }
     DataMapScreen #data-map-body { height: 1fr; }
+    DataMapScreen #data-map-main { width: 1fr; height: 1fr; }
+    DataMapScreen #data-map-ylabel { height: 1; color: $text-muted; }
     DataMapScreen DataMapPlot { width: 1fr; height: 1fr; }
     DataMapScreen #data-map-side { width: 36; padding: 0 1; }
     DataMapScreen #region-options { height: auto; max-height: 10; border: none; }
@@ -150,7 +153,9 @@ class DataMapScreen(Screen[str | None]):
         title.append(f" · {mapped:,} of {dyn.n_examples:,} examples mapped · choose a region to filter the table")
         yield Static(title, id="data-map-title")
         with Horizontal(id="data-map-body"):
-            yield DataMapPlot(dyn, id="data-map-plot")
+            with Vertical(id="data-map-main"):
+                yield Static(Text("↑ confidence (mean p)", no_wrap=True, end=""), id="data-map-ylabel")
+                yield DataMapPlot(dyn, id="data-map-plot")
             with Vertical(id="data-map-side"):
                 options = [Option(region_option(r, counts[r], mapped), id=r) for r in REGIONS]
                 options.append(Option(Text("all examples", style="bold"), id="all"))

@@ -45,6 +45,7 @@ from tracker.schema import Snapshot
 from tracker.store import ReadError, SnapshotFile, has_run_files
 
 Clock = Callable[[], float]
+FOOTER_ROOMY_WIDTH = 84  # narrower: a compact footer (MainScreen's footer needs 81 columns padded, 69 compact)
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
 
 
@@ -103,7 +104,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         Binding("q", "app.quit", "Quit"),
         # Priority: handled as the key arrives, so keys typed right after "/" already reach the filter.
         Binding("slash", "focus_filter", "Filter", priority=True),
-        Binding("f", "next_quick", "Quick filter"),
+        Binding("f", "next_quick", "Quick", tooltip="Next quick filter"),
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("enter,d", "toggle_detail", "Detail"),
@@ -173,6 +174,8 @@ class MainScreen(DynamicsActions, Screen[None]):
 
     def on_resize(self) -> None:
         self.query_one(QuickFilters).show(self.query_state.quick)  # short labels on narrow terminals
+        # Every footer label fits 80 columns only without the padding around each key.
+        self.query_one(Footer).compact = self.size.width < FOOTER_ROOMY_WIDTH
 
     def on_unmount(self) -> None:
         self._stop.set()

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from evotui.table_data import TableQuery, TableRows
 
 DYNAMICS_BINDINGS: list[BindingType] = [
-    Binding("left_square_bracket", "older", "Older/newer", key_display="[ ]"),
+    Binding("left_square_bracket", "older", "Step", key_display="[ ]", tooltip="Older / newer snapshot"),
     Binding("right_square_bracket", "newer", "Newer", show=False),
     Binding("t", "pick_step", "Go to step", show=False),
-    Binding("m", "data_map", "Data map"),
+    Binding("m", "data_map", "Map", tooltip="Data map"),
     Binding("r", "regressions", "Regressions", show=False),
     Binding("c", "compare", "Compare", show=False),
     Binding("e", "export", "Export", show=False),

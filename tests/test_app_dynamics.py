@@ -26,6 +26,7 @@ from evotui.screens.regressions import RegressionsScreen
 from evotui.screens.step_picker import StepPickerScreen
 from evotui.widgets.metrics import BARS, MetricsBar, metrics_text, sparkline_positions
 from tests._dynamics_helpers import write_plan
+from tests._watch_helpers import screen_lines
 from tracker.store import SnapshotStore
 from tracker.synthetic import SyntheticRun, write_synthetic_run
 
@@ -236,6 +237,14 @@ async def test_reverse_sort_on_the_default_order_sorts_by_id_descending(tmp_path
         await pilot.press("S")  # and back to file order
         await pilot.pause()
         assert shown_ids(main) == ids
+
+
+@pytest.mark.anyio
+async def test_every_footer_label_fits_80_columns(run_dir: Path) -> None:
+    async with app_for(run_dir).run_test(size=(80, 24)) as pilot:
+        await wait_loaded(pilot)
+        footer = screen_lines(pilot.app)[-1]
+        assert "m Map" in footer and footer.rstrip().endswith("^p palette"), footer
 
 
 # -- regressions ------------------------------------------------------------------------------------

@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from evotui.dynamics import Regression, RunDynamics
+from evotui.screens.step_picker import StepChoiceScreen
 from evotui.text import cell_text
 
 
@@ -38,7 +38,7 @@ def regression_label(regression: Regression, width: int = 90) -> Text:
     return text
 
 
-class RegressionsScreen(ModalScreen[int | None]):
+class RegressionsScreen(StepChoiceScreen):
     """The regressions, oldest first; enter travels to that snapshot (dismisses with its step)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -96,10 +96,3 @@ class RegressionsScreen(ModalScreen[int | None]):
     def on_mount(self) -> None:
         for options in self.query(OptionList):
             options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(int(event.option.id) if event.option.id is not None else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

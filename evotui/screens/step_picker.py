@@ -33,7 +33,18 @@ def step_label(dynamics: RunDynamics, k: int, regressions: dict[int, tuple[float
     return text
 
 
-class StepPickerScreen(ModalScreen[int | None]):
+class StepChoiceScreen(ModalScreen[int | None]):
+    """A modal list whose option ids are steps: choosing one dismisses with that step, esc with None."""
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(int(event.option.id) if event.option.id is not None else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class StepPickerScreen(StepChoiceScreen):
     """Choose a snapshot; dismisses with its step (or None on esc)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q", "cancel", "Cancel")]
@@ -69,10 +80,3 @@ class StepPickerScreen(ModalScreen[int | None]):
         if steps:
             options.highlighted = steps.index(self.current) if self.current in steps else len(steps) - 1
         options.focus()
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        event.stop()
-        self.dismiss(int(event.option.id) if event.option.id is not None else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

@@ -20,9 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, not installed
 
-from evotui.dynamics import compute_dynamics, dynamics_from_arrays
-from evotui.export import export_run
-from evotui.history import RunHistory
+from evotui.analysis.dynamics import compute_dynamics, dynamics_from_arrays
+from evotui.analysis.export import export_run
+from evotui.analysis.history import RunHistory
 from tracker.schema import ExampleResult, Snapshot, Summary
 
 
@@ -129,8 +129,8 @@ def main() -> None:
 
     # What one "[" press costs in the app: the dynamics as of the previous snapshot, then the table's
     # rows (filter + sort over every example); and what opening the data map costs before plotext.
-    from evotui.screens.data_map import map_points
-    from evotui.table_data import TableQuery, table_rows
+    from evotui.analysis.table import TableQuery, table_rows
+    from evotui.watch.screens.data_map import map_points
 
     previous = int(steps[-2])
 

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout, not installed
 
-from evotui.app import make_app  # noqa: E402
+from evotui.watch.app import make_app  # noqa: E402
 
 KEY_SCRIPT = (
     ["down"] * 6

@@ -33,9 +33,9 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from textual.pilot import Pilot  # noqa: E402
 
-from evotui.app import MainScreen, make_app  # noqa: E402
-from evotui.tail import parse_time  # noqa: E402
-from evotui.widgets.detail import ExampleDetail  # noqa: E402
+from evotui.analysis.runs import parse_time  # noqa: E402
+from evotui.watch.app import MainScreen, make_app  # noqa: E402
+from evotui.watch.widgets.detail import ExampleDetail  # noqa: E402
 from tracker.store import list_snapshot_files, read_manifest, read_snapshot, write_manifest  # noqa: E402
 
 Step = Callable[[Pilot], Awaitable[None]]
@@ -85,7 +85,7 @@ def then(*keys: str) -> Step:
 
 
 async def picker(pilot: Pilot) -> None:
-    from evotui.screens.run_picker import RunPickerScreen
+    from evotui.watch.screens.run_picker import RunPickerScreen
 
     await wait(pilot, lambda: isinstance(pilot.app.screen, RunPickerScreen))
     await pilot.pause(0.3)

@@ -12,7 +12,7 @@ from typing import Any
 from textual.app import App
 from textual.pilot import Pilot
 
-from evotui.tail import parse_time
+from evotui.analysis.runs import parse_time
 from tracker.schema import ExampleResult, Snapshot
 from tracker.scoring import summarize
 from tracker.store import SnapshotStore

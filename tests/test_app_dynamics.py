@@ -16,15 +16,15 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import OptionList
 
-from evotui.app import EvotuiApp, MainScreen, make_app
-from evotui.dynamics import compute_dynamics
-from evotui.loader import load_run
-from evotui.screens.compare import ADDED, REMOVED, CompareScreen, diff_texts
-from evotui.screens.data_map import DataMapScreen
-from evotui.screens.export_dialog import ExportScreen
-from evotui.screens.regressions import RegressionsScreen
-from evotui.screens.step_picker import StepPickerScreen
-from evotui.widgets.metrics import BARS, MetricsBar, metrics_text, sparkline_positions
+from evotui.analysis.dynamics import compute_dynamics
+from evotui.analysis.loader import load_run
+from evotui.watch.app import EvotuiApp, MainScreen, make_app
+from evotui.watch.screens.compare import ADDED, REMOVED, CompareScreen, diff_texts
+from evotui.watch.screens.data_map import DataMapScreen
+from evotui.watch.screens.export_dialog import ExportScreen
+from evotui.watch.screens.regressions import RegressionsScreen
+from evotui.watch.screens.step_picker import StepPickerScreen
+from evotui.watch.widgets.metrics import BARS, MetricsBar, metrics_text, sparkline_positions
 from tests._dynamics_helpers import write_plan
 from tests._watch_helpers import screen_lines
 from tracker.store import SnapshotStore
@@ -279,7 +279,7 @@ async def test_regressions_are_listed_and_marked_on_the_sparkline(run_dir: Path)
 
 def test_sparkline_marks_the_regression_bars() -> None:
     run = SyntheticRun(20, 8, seed=2)
-    from evotui.history import RunHistory
+    from evotui.analysis.history import RunHistory
 
     history = RunHistory.from_snapshots(run.snapshot(k) for k in range(8))
     steps = [history.steps[2], history.steps[5]]

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evotui import demo
-from evotui.cli import main
+from evotui.cli import demo, main
 from tracker.schema import RunManifest, Snapshot
 from tracker.store import list_snapshot_files, read_manifest, read_snapshot
 

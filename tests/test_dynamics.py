@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evotui.dynamics import RunDynamics, compute_dynamics, dynamics_from_arrays
-from evotui.history import RunHistory
+from evotui.analysis.dynamics import RunDynamics, compute_dynamics, dynamics_from_arrays
+from evotui.analysis.history import RunHistory
 from tracker.schema import ExampleResult, Snapshot
 
 RIGHT, WRONG = 1, 0
@@ -272,7 +272,10 @@ def test_arrays_and_history_agree_and_bad_shapes_are_refused() -> None:
 
 
 def test_dynamics_module_imports_neither_textual_nor_rich() -> None:
-    code = "import sys, evotui.dynamics; print(sorted(m for m in ('textual', 'rich', 'torch') if m in sys.modules))"
+    code = (
+        "import sys, evotui.analysis.dynamics;"
+        "print(sorted(m for m in ('textual', 'rich', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

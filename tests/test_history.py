@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from evotui.history import RunHistory
+from evotui.analysis.history import RunHistory
 from tracker.schema import ExampleResult, Snapshot
 from tracker.scoring import summarize
 

@@ -24,7 +24,7 @@ def test_format_modules_import_nothing_heavy(module: str) -> None:
 
 def test_viewer_never_imports_torch() -> None:
     code = (
-        "import sys, json, evotui, evotui.cli, evotui.history;"
+        "import sys, json, evotui, evotui.cli, evotui.analysis.history;"
         "print(json.dumps([m for m in ('torch', 'transformers') if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

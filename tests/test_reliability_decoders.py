@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from evotui.history import RunHistory
+from evotui.analysis.history import RunHistory
 from tests._reliability_helpers import HOSTILE_TEXTS, make_snapshot
 from tracker.schema import Snapshot, encode_snapshot
 from tracker.store import ReadError, decode_snapshot_bytes, read_manifest, read_snapshot

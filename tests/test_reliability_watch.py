@@ -17,7 +17,7 @@ import msgspec
 import pytest
 from rich.segment import Segment
 
-from evotui.app import make_app
+from evotui.watch.app import make_app
 from tests._reliability_helpers import FIVE_MB_OUTPUT, hostile_snapshot, make_snapshot
 from tests._watch_helpers import screen_lines, screen_text, sync, wait_for, wait_loaded
 from tracker.schema import ExampleResult, Snapshot
@@ -247,7 +247,7 @@ async def test_app_under_load_takes_every_snapshot_keeps_the_filter_and_memory_i
 
 
 def test_history_shares_unchanged_output_strings_between_snapshots() -> None:
-    from evotui.history import RunHistory
+    from evotui.analysis.history import RunHistory
 
     history = RunHistory()
     first, second = make_snapshot(0, 50, seed=1), make_snapshot(0, 50, seed=1)

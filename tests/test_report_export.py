@@ -13,11 +13,12 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from evotui.analysis.dynamics import compute_dynamics
+from evotui.analysis.export import COLUMNS, export_run
+from evotui.analysis.loader import RunDirectoryError, load_run
+from evotui.analysis.report import build_report
 from evotui.cli import main
-from evotui.dynamics import compute_dynamics
-from evotui.export import COLUMNS, export_run
-from evotui.loader import RunDirectoryError, load_run
-from evotui.report import build_report, print_report
+from evotui.cli.report import print_report
 from tests._dynamics_helpers import HOSTILE, write_plan
 from tracker.schema import ExampleResult, RunManifest
 from tracker.store import ReadError, read_snapshot

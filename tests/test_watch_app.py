@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evotui.app import MainScreen, make_app
-from evotui.screens.help import HelpScreen
-from evotui.screens.run_picker import RunPickerScreen
-from evotui.screens.waiting import WaitingScreen
-from evotui.widgets.detail import ExampleDetail
-from evotui.widgets.example_table import ExampleTable
+from evotui.watch.app import MainScreen, make_app
+from evotui.watch.screens.help import HelpScreen
+from evotui.watch.screens.run_picker import RunPickerScreen
+from evotui.watch.screens.waiting import WaitingScreen
+from evotui.watch.widgets.detail import ExampleDetail
+from evotui.watch.widgets.example_table import ExampleTable
 from tests._watch_helpers import (
     frozen_clock,
     screen_lines,
@@ -57,7 +57,7 @@ async def test_snapshots_written_while_running_appear(tmp_path: Path) -> None:
         assert f"Accuracy {latest.accuracy * 100:.1f}%" in screen_lines(app)[1]
         assert any("new snapshot" in (n.title or "") for n in app._notifications)
         # The dynamics (status column, quick filters) are recomputed in a thread for the new data.
-        from evotui.dynamics import compute_dynamics
+        from evotui.analysis.dynamics import compute_dynamics
 
         expected = compute_dynamics(app.screen.state.history)
         await wait_for(pilot, lambda: list(app.screen.state.dynamics.status) == list(expected.status))

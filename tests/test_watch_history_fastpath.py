@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from evotui.history import RunHistory
+from evotui.analysis.history import RunHistory
 from tracker.schema import ExampleResult, Snapshot
 
 

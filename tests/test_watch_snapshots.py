@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from evotui.app import make_app
-from evotui.screens.run_picker import RunPickerScreen
-from evotui.widgets.detail import ExampleDetail
+from evotui.watch.app import make_app
+from evotui.watch.screens.run_picker import RunPickerScreen
+from evotui.watch.widgets.detail import ExampleDetail
 from tests._watch_helpers import wait_for, wait_loaded
 from tracker.synthetic import write_demo_runs
 

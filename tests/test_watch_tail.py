@@ -6,17 +6,15 @@ import os
 import shutil
 from pathlib import Path
 
-from evotui.history import RunHistory
-from evotui.run_state import STALE_AFTER_SECONDS, RunState
-from evotui.tail import (
+from evotui.analysis.history import RunHistory
+from evotui.analysis.runs import describe_run, find_runs, parse_time
+from evotui.watch.run_state import STALE_AFTER_SECONDS, RunState
+from evotui.watch.tail import (
     DIR_DISAPPEARED,
     DIR_MISSING,
     DIR_NOT_A_DIRECTORY,
     DIR_OK,
     DirectoryTailer,
-    describe_run,
-    find_runs,
-    parse_time,
 )
 from tracker.schema import encode_snapshot
 from tracker.store import SnapshotStore, atomic_write_bytes
@@ -134,7 +132,7 @@ def test_synthetic_run_is_deterministic(tmp_path: Path) -> None:
 
 
 def test_bulk_load_reports_progress_and_streams_into_a_consumer(tmp_path: Path) -> None:
-    from evotui.tail import LoadProgress
+    from evotui.watch.tail import LoadProgress
 
     write_synthetic_run(tmp_path, 4, 5)
     progress = LoadProgress()

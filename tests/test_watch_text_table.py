@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from rich.console import Console
 from rich.text import Text
 
+from evotui.analysis.dynamics import compute_dynamics
+from evotui.analysis.history import RunHistory
+from evotui.analysis.table import TableQuery, table_rows
 from evotui.cli import main
-from evotui.dynamics import compute_dynamics
-from evotui.history import RunHistory
-from evotui.table_data import TableQuery, table_rows
-from evotui.text import cell_text, visible, whole_text
+from evotui.watch.text import cell_text, visible, whole_text
 from tracker.synthetic import SyntheticRun
 
 
@@ -106,7 +106,8 @@ def test_cli_rejects_a_file_and_reports_version(tmp_path: Path) -> None:
 
 def test_read_side_core_imports_no_ui_or_torch() -> None:
     code = (
-        "import sys, evotui.tail, evotui.table_data, evotui.run_state, evotui.text, tracker.synthetic;"
+        "import sys, evotui.watch.tail, evotui.analysis.table, evotui.watch.run_state, evotui.watch.text,"
+        " tracker.synthetic;"
         "bad = [m for m in ('textual', 'torch', 'transformers') if m in sys.modules]; print(bad)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

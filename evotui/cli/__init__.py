@@ -1,0 +1,132 @@
+"""The `evotui` command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from evotui import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evotui")
+def main() -> None:
+    """See what your language model is learning, example by example, live in the terminal."""
+
+
+def check_watch_path(path: Path) -> str | None:
+    """Why ``path`` cannot be watched, or None. A missing path is fine: the app waits for it."""
+    if not path.exists():
+        return None
+    if not path.is_dir():
+        return f"{path} is a file, not a directory: give the run directory that holds the step_*.json files"
+    if not os.access(path, os.R_OK | os.X_OK):
+        return f"{path} cannot be read (permission denied)"
+    try:
+        with os.scandir(path):
+            pass
+    except OSError as exc:
+        return f"{path} cannot be read: {exc.strerror or exc}"
+    return None
+
+
+@main.command("watch")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two looks at the directory.",
+)
+def watch_command(directory: Path, interval: float) -> None:
+    """Watch a run directory (or a directory of runs) live.
+
+    DIRECTORY may not exist yet: the viewer waits for the first snapshot.
+    """
+    problem = check_watch_path(directory)
+    if problem is not None:
+        raise click.ClickException(problem)
+    from evotui.watch.app import make_app  # textual is imported only for the command that needs it
+
+    make_app(directory, interval=interval).run()
+
+
+@main.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the run's snapshots go (must be new or empty). Default: data/evolution_snapshots/demo-<time>.",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Training steps.  [default: 2000]")
+@click.option(
+    "--examples", type=click.IntRange(1, 441), default=None, help="Examples tracked (of 441 sums).  [default: 100]"
+)
+@click.option("--no-watch", is_flag=True, help="Only train (output on this terminal); watch later with evotui watch.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True, help="Viewer poll, s.")
+def demo_command(
+    directory: Path | None, steps: int | None, examples: int | None, no_watch: bool, interval: float
+) -> None:
+    """Train a tiny model on "What is A+B?" in the background and watch it learn, live.
+
+    Nothing is downloaded: a 2-layer Llama and a character tokenizer are built from a config. Needs the
+    training extra (torch, transformers, accelerate).
+    """
+    from evotui.cli import demo as demo_mod
+
+    try:
+        plan = demo_mod.plan_demo(
+            directory,
+            steps=steps or demo_mod.DEFAULT_STEPS,
+            examples=examples or demo_mod.DEFAULT_EXAMPLES,
+        )
+    except demo_mod.DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f'evotui demo: a tiny Llama learns "What is A+B?" for {plan.steps} steps, '
+        f"{plan.examples} examples tracked ({plan.schedule})."
+    )
+    click.echo(f"snapshots: {plan.directory}   training log: {plan.log_path}")
+    if no_watch:
+        code = demo_mod.run_training_foreground(plan)
+        click.echo(f"done (exit {code}). Watch it: evotui watch {plan.directory}")
+        raise SystemExit(code)
+    from evotui.watch.app import make_app
+
+    proc = demo_mod.start_training(plan)
+    try:
+        make_app(plan.directory, interval=interval).run()
+    finally:
+        code = demo_mod.stop_training(proc)
+    if code not in (0, 130, -15):  # 130 / -15: stopped by us when the viewer closed
+        click.echo(f"training exited with code {code}; the end of {plan.log_path}:", err=True)
+        click.echo(demo_mod.log_tail(plan.log_path), err=True)
+    state = "finished" if code == 0 else "stopped when the viewer closed"
+    click.echo(f"training {state}. The snapshots stay in {plan.directory}: evotui watch {plan.directory}")
+
+
+@main.command("report")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for machines).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1), help="Examples in each list.")
+def report_command(directory: str, as_json: bool, top: int) -> None:
+    """Summarise a run: accuracy by step, statuses and regions, the hardest and most-forgotten examples."""
+    from evotui.cli.report import run_report
+
+    run_report(directory, as_json, top)
+
+
+@main.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=str))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str), help="FILE.csv or FILE.jsonl"
+)
+def export_command(directory: str, output: str) -> None:
+    """Write a row per example per step (with each example's dynamics) as CSV or JSONL."""
+    from evotui.cli.export import run_export
+
+    run_export(directory, output)

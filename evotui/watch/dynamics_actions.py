@@ -1,0 +1,200 @@
+"""The training-dynamics side of the main screen: step travel, data map, regressions, compare, export.
+
+A mixin for ``MainScreen`` (which owns ``state``, ``query_state``, ``rows`` and ``refresh_table``), so
+the watch screen itself only lists the bindings. Step travel shows the table as of an earlier
+snapshot: outputs, loss and similarity at that step, and statuses judged by the snapshots up to it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding, BindingType
+
+from evotui.analysis.dynamics import RunDynamics, compute_dynamics
+from evotui.analysis.export import iter_rows, write_rows
+
+# The screens are imported when first opened (as the watch screen does for help and the run picker):
+# the app starts without them.
+
+if TYPE_CHECKING:
+    from evotui.analysis.table import TableQuery, TableRows
+    from evotui.watch.run_state import RunState
+
+DYNAMICS_BINDINGS: list[BindingType] = [
+    Binding("left_square_bracket", "older", "Step", key_display="[ ]", tooltip="Older / newer snapshot"),
+    Binding("right_square_bracket", "newer", "Newer", show=False),
+    Binding("t", "pick_step", "Go to step", show=False),
+    Binding("m", "data_map", "Map", tooltip="Data map"),
+    Binding("r", "regressions", "Regressions", show=False),
+    Binding("c", "compare", "Compare", show=False),
+    Binding("e", "export", "Export", show=False),
+]
+
+
+def regression_steps(dynamics: RunDynamics | None) -> list[int]:
+    """The steps marked red on the accuracy sparkline: regressions where accuracy fell.
+
+    Regressions by forgetting alone are listed (``r``) but not marked: on a real run most snapshots
+    forget some example (the toy run: 31 of 32), and a sparkline that is red everywhere says nothing.
+    """
+    if dynamics is None:
+        return []
+    return [r.step for r in dynamics.regressions if r.accuracy_change < 0]
+
+
+class DynamicsActions:
+    """Mixed into ``MainScreen``."""
+
+    state: RunState
+    query_state: TableQuery
+    rows: TableRows | None
+    _view_cache: tuple[object, RunDynamics | None] | None = None
+    last_export: tuple[Path, int] | None = None  # (file, rows) of the last export that finished
+
+    if TYPE_CHECKING:
+        app: Any
+
+        def refresh_table(self, follow: bool = False) -> None: ...
+        def _show_detail(self) -> None: ...
+        def action_quick(self, key: str) -> None: ...
+        def notify(self, message: str, **kwargs: Any) -> None: ...
+        def run_worker(self, work: Any, **kwargs: Any) -> Any: ...
+
+    # -- step travel ---------------------------------------------------------------------------------
+    @property
+    def view_step(self) -> int | None:
+        """The step the table shows when it is not the latest (None: following the run live)."""
+        step = self.query_state.step
+        history = self.state.history
+        return step if step is not None and step in history.columns and step != history.latest_step else None
+
+    def view_dynamics(self) -> RunDynamics | None:
+        """The dynamics as of the viewed step (the run's own when following live). Cached per change."""
+        step = self.view_step
+        if step is None:
+            return self.state.dynamics
+        history = self.state.history
+        key = (id(history), history.version, step)
+        if self._view_cache is None or self._view_cache[0] != key:
+            self._view_cache = (key, compute_dynamics(history, until_step=step))
+        return self._view_cache[1]
+
+    def travel_note(self) -> str:
+        step = self.view_step
+        return "" if step is None else f"as of step {step:,} (esc: latest)"
+
+    def travel_to(self, step: int | None) -> None:
+        """Show the table as of ``step``; the latest step (or None) follows the run live again."""
+        history = self.state.history
+        if step is not None and (step not in history.columns or step == history.latest_step):
+            step = None
+        self.query_state.step = step
+        self.refresh_table(follow=True)
+        self._show_detail()
+
+    def _current_step(self) -> int | None:
+        return self.view_step if self.view_step is not None else self.state.history.latest_step
+
+    def action_older(self) -> None:
+        steps, current = self.state.history.steps, self._current_step()
+        if current is None or current not in steps or steps.index(current) == 0:
+            self.app.bell()
+            return
+        self.travel_to(steps[steps.index(current) - 1])
+
+    def action_newer(self) -> None:
+        if self.view_step is None:
+            self.app.bell()
+            return
+        steps = self.state.history.steps
+        self.travel_to(steps[steps.index(self.view_step) + 1])
+
+    def action_pick_step(self) -> None:
+        from evotui.watch.screens.step_picker import StepPickerScreen
+
+        if self.state.dynamics is None:
+            return
+        self.app.push_screen(StepPickerScreen(self.state.dynamics, self._current_step()), self._travel_if_chosen)
+
+    # -- data map, regressions -----------------------------------------------------------------------
+    def action_data_map(self) -> None:
+        from evotui.watch.screens.data_map import DataMapScreen
+
+        dynamics = self.view_dynamics()
+        if dynamics is None:
+            return
+
+        def chosen(region: str | None) -> None:
+            if region is not None:
+                self.action_quick(region)
+
+        self.app.push_screen(DataMapScreen(dynamics, self.view_step), chosen)
+
+    def action_regressions(self) -> None:
+        from evotui.watch.screens.regressions import RegressionsScreen
+
+        if self.state.dynamics is not None:
+            self.app.push_screen(RegressionsScreen(self.state.dynamics), self._travel_if_chosen)
+
+    def _travel_if_chosen(self, step: int | None) -> None:
+        if step is not None:
+            self.travel_to(step)
+
+    # -- compare -------------------------------------------------------------------------------------
+    def action_compare(self) -> None:
+        from evotui.watch.screens.compare import CompareScreen
+
+        history, dynamics = self.state.history, self.state.dynamics
+        step_b = self._current_step()
+        if dynamics is None or step_b is None or history.steps.index(step_b) == 0 or self.rows is None:
+            self.notify("compare needs two snapshots: there is no earlier one", severity="warning")
+            return
+        step_a = history.steps[history.steps.index(step_b) - 1]
+        self.app.push_screen(CompareScreen(history, dynamics, self.rows.order.tolist(), step_a, step_b))
+
+    # -- export --------------------------------------------------------------------------------------
+    def default_export_path(self) -> str:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", self.state.name).strip("._") or "run"
+        parts = [name[:40]]
+        if self.query_state.quick != "all":
+            parts.append(self.query_state.quick)
+        if self.query_state.text.strip():
+            parts.append("filtered")
+        if self.view_step is not None:
+            parts.append(f"step{self.view_step}")
+        return "-".join(parts) + ".csv"
+
+    def action_export(self) -> None:
+        from evotui.watch.screens.export_dialog import ExportScreen
+
+        if self.rows is None or not self.state.history.n_steps:
+            return
+        shown = len(self.rows)
+        what = f"Export the {shown:,} example{'s' if shown != 1 else ''} shown"
+        if self.view_step is not None:
+            what += f", as of step {self.view_step:,}"
+        self.app.push_screen(ExportScreen(self.default_export_path(), what), self._export_to)
+
+    def _export_to(self, path: str | None) -> None:
+        if path is None or self.rows is None:
+            return
+        # Everything is taken now, on the UI thread; only the writing runs in the thread.
+        rows = iter_rows(self.state.history, self.view_dynamics(), self.rows.order.tolist(), self.view_step)
+        target = Path(path).expanduser().absolute()
+        self.notify(f"exporting {len(self.rows):,} examples to {target}", title="export", markup=False, timeout=3)
+
+        def write() -> None:
+            try:
+                count = write_rows(target, rows)
+            except OSError as exc:
+                self.app.call_from_thread(
+                    self.notify, f"cannot write {target}: {exc.strerror or exc}", severity="error", markup=False
+                )
+                return
+            self.last_export = (target, count)
+            self.app.call_from_thread(self.notify, f"wrote {count:,} rows to {target}", title="export", markup=False)
+
+        self.run_worker(write, thread=True, exit_on_error=False, group="export", description="export rows")

@@ -1,0 +1,227 @@
+"""The detail pane for one example: loss and similarity curves (plotext) and its prediction history."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from evotui.analysis.history import RunHistory
+from evotui.watch.text import cell_text, whole_text
+from evotui.watch.widgets.example_table import STATUS_STYLES
+
+
+def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[list[float], list[float]]:
+    """At most ``2 * buckets`` points: each bucket keeps its min and max (spikes stay visible)."""
+    keep = ~np.isnan(y)
+    x, y = x[keep], y[keep]
+    if x.size <= 2 * buckets or buckets <= 0:
+        return x.tolist(), y.tolist()
+    xs: list[float] = []
+    ys: list[float] = []
+    for chunk in np.array_split(np.arange(x.size), buckets):
+        lo, hi = chunk[np.argmin(y[chunk])], chunk[np.argmax(y[chunk])]
+        for j in sorted({int(lo), int(hi)}):
+            xs.append(float(x[j]))
+            ys.append(float(y[j]))
+    return xs, ys
+
+
+class CurvePlot(PlotextPlot):
+    """PlotextPlot that rebuilds its picture only when the data or the size changed.
+
+    textual-plotext's ``render`` rebuilds the whole plot at every paint; a live app repaints often.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._marker: int | None = None  # the travelled step, drawn as a vertical line
+        self._data_key: object = None
+        self._cache_key: object = None
+        self._cache: RenderableType = Text("")
+
+    def set_data(
+        self,
+        key: object,
+        steps: np.ndarray,
+        loss: np.ndarray,
+        sim: np.ndarray,
+        exact: np.ndarray,
+        marker: int | None = None,
+    ) -> None:
+        key = (key, marker)
+        if key == self._data_key:
+            return
+        self._data_key = key
+        self._data = (steps.astype(np.float64), loss, sim, exact)
+        self._marker = marker
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        key = (self._data_key, self.size.width, self.size.height, self.app.theme)
+        if key == self._cache_key:
+            return self._cache
+        plt = self.plt
+        plt.clear_figure()
+        if self._data is None or self._data[0].size == 0:
+            self._cache = Text("no data", style="dim")
+        else:
+            steps, loss, sim, exact = self._data
+            buckets = max(self.size.width // 2, 4)
+            lx, ly = downsample(steps, loss, buckets)
+            sx, sy = downsample(steps, sim, buckets)
+            if lx:
+                plt.plot(lx, ly, color="orange", marker="braille")
+            if sx:
+                plt.plot(sx, sy, color="cyan", marker="braille", yside="right")
+                plt.ylim(0, 1.05, yside="right")
+            if steps.size > 1:  # whole steps on the axis, not plotext's 1222.5
+                ticks = np.unique(np.linspace(steps[0], steps[-1], 5).round().astype(np.int64))
+                plt.xticks(ticks.tolist(), [f"{t:,}" for t in ticks.tolist()])
+            if self._marker is not None:
+                plt.vline(self._marker, color="white")
+            right = ~np.isnan(exact) & (exact == 1.0)
+            if right.any():
+                rx, ry = downsample(steps[right], np.nan_to_num(sim[right], nan=1.0), buckets)
+                plt.scatter(rx, ry, color="green", marker="✓", yside="right")
+            self._cache = super().render()
+        self._cache_key = key
+        return self._cache
+
+
+def history_text(history: RunHistory, index: int, step: int | None = None) -> Text:
+    """Prediction history, oldest first; consecutive identical outputs are one line ("×N").
+
+    ``step`` (step travel): the line holding that snapshot is highlighted and marked "◀".
+
+    One Text rather than a rich Table: a Table re-measures every cell at every render, which costs
+    a second for a long history, and the pane is re-rendered whenever the selection moves.
+    """
+    points = history.prediction_history(index)
+    runs: list[list[Any]] = []
+    for p in points:
+        if runs and runs[-1][0].output == p.output and runs[-1][0].exact == p.exact:
+            runs[-1][1] = p.step
+            runs[-1][2] += 1
+        else:
+            runs.append([p, p.step, 1])
+    labels = [f"{first.step:,}" if count == 1 else f"{first.step:,}–{last:,}" for first, last, count in runs]
+    width = max((len(label) for label in labels), default=4)
+    text = Text(no_wrap=False)
+    text.append(f"{'step':>{width}}    sim output", style="bold")
+    for label, (first, last, count) in zip(labels, runs, strict=True):
+        text.append("\n")
+        line_start = len(text)
+        text.append(f"{label:>{width}} ", style="bold")
+        text.append("✓" if first.exact else "✗", style="green" if first.exact else "red")
+        text.append(" —   " if math.isnan(first.similarity) else f" {first.similarity:.2f} ")
+        text.append_text(whole_text(first.output, style="" if first.exact else "italic"))
+        if count > 1:
+            text.append(f"  ×{count}", style="dim")
+        if step is not None and first.step <= step <= last:
+            text.append(f"  ◀ step {step:,}", style="bold reverse")
+            text.stylize("on #303050", line_start, len(text))
+    return text
+
+
+def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int, step: int | None = None) -> Text:
+    """The example's id and status; ``step`` (step travel): ``dynamics`` are as of that step, and so is the count."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append_text(cell_text(history.example_ids[index], 24, style="bold"))
+    if step is not None:
+        text.append(f" · as of step {step:,}", style="bold reverse")
+    if dynamics is not None and index < len(dynamics.status):
+        status = str(dynamics.status[index])
+        text.append(" · ")
+        text.append(status, style=STATUS_STYLES.get(status, ""))
+        learned, after = int(dynamics.learned_step[index]), int(dynamics.learned_after[index])
+        if learned >= 0:
+            # Snapshots are sparse: the step it was learned lies in (after, learned].
+            window = f"({after:,}, {learned:,}]" if after >= 0 else f"by {learned:,}"
+            text.append(f" · learned in {window}")
+        forgets = int(dynamics.forget_count[index])
+        if forgets:
+            text.append(f" · forgotten {forgets}×", style="yellow")
+            at = getattr(dynamics, "forgetting_steps", None)
+            if at is not None:  # the steps where it was seen wrong right after being right
+                steps = [f"{int(s):,}" for s in at(index)]
+                text.append(f" at {', '.join(steps[:4])}{' …' if len(steps) > 4 else ''}", style="yellow")
+    exact = history.series(index, "exact")  # O(steps): the full matrix would be O(examples x steps)
+    if step is not None:
+        exact = exact[: int(np.searchsorted(history.steps_array(), step, side="right"))]
+    present = exact[~np.isnan(exact)]
+    text.append(f" · right at {int(present.sum())} of {present.size} snapshots", style="dim")
+    text.append("   ")
+    text.append("━ loss", style="#ffa500")
+    text.append(" ")
+    text.append("━ similarity", style="cyan")
+    text.append(" ✓ right", style="green")
+    return text
+
+
+class ExampleDetail(Vertical):
+    """``show(history, dynamics, index)``; redraws only what changed for that example."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-title")
+        with Horizontal(id="detail-body"):
+            yield CurvePlot(id="detail-plot")
+            with VerticalScroll(id="detail-history"):
+                yield Static("", id="detail-texts")
+                yield Static("", id="detail-predictions")
+
+    # (history id, version, index, dynamics id, travelled step) on screen
+    shown: tuple[int, int, int | None, int, int | None] | None = None
+
+    def _scroll_to_marker(self) -> None:
+        predictions = self.query_one("#detail-predictions", Static)
+        lines = str(predictions.render()).split("\n")
+        line = next((n for n, text in enumerate(lines) if "◀ step" in text), None)
+        if line is not None:
+            pane = self.query_one("#detail-history", VerticalScroll)
+            y = predictions.virtual_region.y + line
+            pane.scroll_to(y=max(0, y - pane.size.height // 2), animate=False, immediate=True)
+
+    def show(self, history: RunHistory, dynamics: Any | None, index: int | None, step: int | None = None) -> None:
+        """``step``: the travelled step (None when following live); ``dynamics`` are then as of it."""
+        key = (id(history), history.version, index, id(dynamics), step)
+        if key == self.shown:
+            return
+        self.shown = key
+        title = self.query_one("#detail-title", Static)
+        texts = self.query_one("#detail-texts", Static)
+        predictions = self.query_one("#detail-predictions", Static)
+        plot = self.query_one(CurvePlot)
+        if index is None or index >= history.n_examples:
+            title.update(Text("no example selected", style="dim"))
+            texts.update("")
+            predictions.update("")
+            plot.set_data(None, np.array([]), np.array([]), np.array([]), np.array([]))
+            return
+        title.update(title_text(history, dynamics, index, self.size.width, step))
+        io = Text()
+        io.append("input    ", style="bold")
+        io.append_text(whole_text(history.inputs[index]))
+        io.append("\nexpected ", style="bold")
+        io.append_text(whole_text(history.expected[index]))
+        texts.update(io)
+        predictions.update(history_text(history, index, step))
+        if step is not None:
+            # The travelled step's line may be far down a long history: bring it into view once laid out.
+            self.call_after_refresh(self._scroll_to_marker)
+        plot.set_data(
+            (id(history), history.version, index),
+            history.steps_array(),
+            history.series(index, "loss"),
+            history.series(index, "similarity"),
+            history.series(index, "exact"),
+            marker=step,
+        )

@@ -1,0 +1,300 @@
+"""The example table, on Textual's Line API: only the rows on screen are ever turned into text.
+
+10,000 examples cost an ordering array (``TableRows.order``); ``render_line`` builds the few dozen
+visible rows on demand and caches them until the data, the width or the cursor changes. Row 0 of the
+widget is a fixed header (click a title to sort). The cursor follows an *example*, not a row: when
+new snapshots re-sort or re-filter the rows, the same example stays selected.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from evotui.analysis.history import RunHistory
+from evotui.analysis.table import COLUMNS, Column, TableRows
+from evotui.watch.messages import ExampleSelected
+from evotui.watch.text import cell_text
+
+STATUS_STYLES = {
+    "known": "blue",
+    "learned": "green",
+    "unstable": "yellow",
+    "forgotten": "bold red",
+    "never": "magenta",
+}
+GAP = 1  # blank cells between columns
+
+
+def _number(value: float, fmt: str) -> str:
+    if math.isnan(value):
+        return "—"
+    return format(value + 0.0, fmt).replace("-0.000", "0.000")  # no "-0.000" for a tiny negative
+
+
+def _loss(value: float) -> str:
+    """Five cells whatever the size: 0.123, 12.35, 123.5, 1e+04."""
+    if math.isnan(value):
+        return "—"
+    for fmt in (".3f", ".2f", ".1f"):
+        text = _number(value, fmt)
+        if len(text) <= 5:
+            return text
+    return f"{value:.0e}"
+
+
+class ExampleTable(ScrollView, can_focus=True):
+    """Rows of examples; ``show(rows, history)`` replaces the data, keeping the selected example."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "example-table--header",
+        "example-table--cursor",
+        "example-table--sorted",
+    }
+    DEFAULT_CSS = """
+    ExampleTable { background: $surface; scrollbar-size-vertical: 1; }
+    ExampleTable > .example-table--header { text-style: bold; background: $panel; }
+    ExampleTable > .example-table--cursor { background: $accent 40%; }
+    ExampleTable:focus > .example-table--cursor { background: $accent; color: $text; }
+    ExampleTable > .example-table--sorted { text-style: bold underline; }
+    """
+
+    cursor: reactive[int] = reactive(0, always_update=False)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.rows: TableRows | None = None
+        self.history: RunHistory | None = None
+        self.selected_index: int | None = None  # global example index under the cursor
+        self._strips: dict[tuple[int, int, bool], Strip] = {}
+        self._widths: list[int] = []
+        self._id_width = 6
+        self.painted_at = 0.0
+
+    # -- data ----------------------------------------------------------------------------------------
+    def show(self, rows: TableRows, history: RunHistory) -> None:
+        """New rows (filter, sort or data changed). Keeps the selected example, and the scroll offset."""
+        self.rows = rows
+        self.history = history
+        self._strips.clear()
+        self._id_width = max(4, min(16, max((len(i) for i in history.example_ids[:2000]), default=4)))
+        self._layout_columns()
+        position = rows.position_of(self.selected_index)
+        if position is None:
+            position = min(self.cursor, max(len(rows) - 1, 0))
+        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        self.set_reactive(ExampleTable.cursor, position)
+        self._announce()
+        self.refresh()
+
+    def _announce(self) -> None:
+        index = int(self.rows.order[self.cursor]) if self.rows is not None and len(self.rows) else None
+        if index != self.selected_index:
+            self.selected_index = index
+            self.post_message(ExampleSelected(index))
+
+    def select_index(self, index: int) -> None:
+        """Move the cursor to a global example index (if it is shown)."""
+        if self.rows is None:
+            return
+        position = self.rows.position_of(index)
+        if position is not None:
+            self.cursor = position
+            self.scroll_to_cursor()
+
+    # -- layout --------------------------------------------------------------------------------------
+    def _layout_columns(self) -> None:
+        # Always leave room for the scrollbar: whether it shows must not move the columns.
+        width = max(self.size.width - self.styles.scrollbar_size_vertical, 20)
+        fixed = [self._id_width if c.key == "id" else c.width for c in COLUMNS]
+        flexible = [i for i, c in enumerate(COLUMNS) if c.width == 0]
+        room = width - sum(fixed) - GAP * (len(COLUMNS) - 1)
+        # "expected" is usually short (an answer); input and output share the rest.
+        expected = max(8, int(room * 0.2))
+        for i in flexible:
+            key = COLUMNS[i].key
+            fixed[i] = expected if key == "expected" else max(4, (room - expected) // 2)
+        self._widths = fixed
+
+    def notify_style_update(self) -> None:
+        # Cached rows carry the cursor's colours: rebuild them when styles (focus, theme) change.
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._strips.clear()
+        self._layout_columns()
+        if self.rows is not None:
+            self.virtual_size = Size(self.size.width, len(self.rows) + 1)
+
+    def column_at(self, x: int) -> Column | None:
+        left = 0
+        for column, width in zip(COLUMNS, self._widths, strict=True):
+            if left <= x < left + width + GAP:
+                return column
+            left += width + GAP
+        return None
+
+    # -- rendering -----------------------------------------------------------------------------------
+    def _cells(self, index: int) -> list[Text]:
+        assert self.rows is not None and self.history is not None
+        c = self.rows.columns
+        status = str(c.status[index])
+        learned = int(c.learned_step[index])
+        forgets = int(c.forget_count[index])
+        exact = float(c.exact[index])
+        glyph = Text("·", style="dim") if math.isnan(exact) else Text("✓", "green") if exact else Text("✗", "red")
+        hist = self.history
+        w = dict(zip((col.key for col in COLUMNS), self._widths, strict=True))
+        return [
+            cell_text(hist.example_ids[index], w["id"]),
+            Text(status, style=STATUS_STYLES.get(status, "")),
+            Text(f"{learned:,}" if learned >= 0 else "—", style="" if learned >= 0 else "dim"),
+            Text(str(forgets) if forgets >= 0 else "—", style="bold yellow" if forgets > 0 else "dim"),
+            Text(_loss(float(c.loss[index]))),
+            Text(_number(float(c.similarity[index]), ".2f")),
+            glyph,
+            cell_text(hist.inputs[index], w["input"]),
+            cell_text(hist.expected[index], w["expected"]),
+            cell_text(c.outputs[index], w["output"], style="" if exact == 1.0 else "italic"),
+        ]
+
+    def _header_cells(self) -> list[Text]:
+        rows = self.rows
+        sort_key = rows.query.sort if rows is not None else "id"
+        reverse = rows.query.reverse if rows is not None else False
+        sorted_style = self.get_component_rich_style("example-table--sorted", partial=True)
+        cells = []
+        for column in COLUMNS:
+            title = column.title
+            if column.key == "output" and rows is not None and rows.columns.step is not None:
+                with_step = f"output @{rows.columns.step:,}"
+                title = with_step if len(with_step) <= self._widths[-1] else title
+            if column.key == sort_key and (column.key != "id" or reverse):
+                cells.append(Text(title + ("▼" if reverse else "▲"), style=sorted_style))
+            else:
+                cells.append(Text(title))
+        return cells
+
+    def _join(self, cells: list[Text], base: Style) -> Strip:
+        if len(self._widths) != len(COLUMNS):
+            self._layout_columns()
+        line = Text(no_wrap=True, end="")
+        for i, (cell, width) in enumerate(zip(cells, self._widths, strict=True)):
+            if i:
+                line.append(" " * GAP)
+            numeric = COLUMNS[i].numeric
+            cell.truncate(width, overflow="ellipsis")
+            pad = width - cell.cell_len
+            if numeric and pad > 0:
+                line.append(" " * pad)
+                line.append_text(cell)
+            else:
+                line.append_text(cell)
+                if pad > 0:
+                    line.append(" " * pad)
+        line.stylize_before(base)
+        segments = list(line.render(self.app.console))
+        return Strip(segments).adjust_cell_length(self.size.width, base)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if y == 0:
+            self.painted_at = time.perf_counter()  # the bench times keystroke -> table on screen
+            header = self.get_component_rich_style("example-table--header")
+            return self._join(self._header_cells(), base + header).crop(0, width)
+        if self.rows is None:
+            return Strip.blank(width, base)
+        position = int(self.scroll_offset.y) + y - 1
+        if position >= len(self.rows) or position < 0:
+            return Strip.blank(width, base)
+        selected = position == self.cursor
+        key = (position, width, selected)
+        strip = self._strips.get(key)
+        if strip is None:
+            index = int(self.rows.order[position])
+            style = base + self.get_component_rich_style("example-table--cursor") if selected else base
+            strip = self._join(self._cells(index), style)
+            if len(self._strips) > 2000:
+                self._strips.clear()
+            self._strips[key] = strip
+        return strip
+
+    # -- cursor and scrolling ------------------------------------------------------------------------
+    @property
+    def page_rows(self) -> int:
+        return max(self.scrollable_content_region.height - 1, 1)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._strips = {k: v for k, v in self._strips.items() if k[0] not in (old, new)}
+        self.refresh()
+        self._announce()
+
+    def scroll_to_cursor(self) -> None:
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + self.page_rows:
+            self.scroll_to(y=self.cursor - self.page_rows + 1, animate=False, immediate=True)
+
+    def _move_to(self, position: int) -> None:
+        if self.rows is None or not len(self.rows):
+            return
+        self.cursor = max(0, min(position, len(self.rows) - 1))
+        self.scroll_to_cursor()
+
+    def action_cursor(self, delta: int) -> None:
+        self._move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self.cursor + direction * self.page_rows)
+
+    def action_jump(self, where: int) -> None:
+        self._move_to(0 if where == 0 else (len(self.rows) - 1 if self.rows is not None else 0))
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        if offset.y == 0:
+            column = self.column_at(offset.x)
+            if column is not None:
+                self.screen.post_message(SortRequested(column.key))
+            return
+        self._move_to(int(self.scroll_offset.y) + offset.y - 1)
+
+
+class SortRequested(Message):
+    """A header title was clicked: sort by that column (again: reverse it)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.key = key

@@ -99,7 +99,8 @@ def child(mode: str, target: str) -> None:
         Empty().run(headless=True, size=SIZE)
         return
 
-    from evotui.watch.app import MainScreen, make_app
+    from evotui.watch.app import make_app
+    from evotui.watch.screens.main import MainScreen
 
     app = make_app(target)
     loaded = asyncio.Event()
@@ -182,7 +183,8 @@ Update = tuple[int, float, float, float]
 
 async def live_updates(n_examples: int, stages: tuple[int, ...], per_stage: int) -> list[Update]:
     """(snapshots held, rename-to-screen s, read+decode s, apply s) for each new snapshot."""
-    from evotui.watch.app import MainScreen, make_app
+    from evotui.watch.app import make_app
+    from evotui.watch.screens.main import MainScreen
 
     run = SyntheticRun(n_examples, max(stages) + per_stage + 1, seed=1, step_every=10)
     out: list[Update] = []
@@ -225,7 +227,8 @@ async def live_updates(n_examples: int, stages: tuple[int, ...], per_stage: int)
 async def keystrokes(run_dir: Path, keys: list[str]) -> tuple[float, list[float], float, list[float]]:
     """(first keystroke s, later keystrokes s, table_rows s, keystroke to detail pane s) on ``run_dir``."""
     from evotui.analysis.table import TableQuery, table_rows
-    from evotui.watch.app import MainScreen, make_app
+    from evotui.watch.app import make_app
+    from evotui.watch.screens.main import MainScreen
     from evotui.watch.widgets.detail import ExampleDetail
     from evotui.watch.widgets.example_table import ExampleTable
 

@@ -34,7 +34,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 from textual.pilot import Pilot  # noqa: E402
 
 from evotui.analysis.runs import parse_time  # noqa: E402
-from evotui.watch.app import MainScreen, make_app  # noqa: E402
+from evotui.watch.app import make_app  # noqa: E402
+from evotui.watch.screens.main import MainScreen  # noqa: E402
 from evotui.watch.widgets.detail import ExampleDetail  # noqa: E402
 from tracker.store import list_snapshot_files, read_manifest, read_snapshot, write_manifest  # noqa: E402
 

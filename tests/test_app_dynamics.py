@@ -18,10 +18,11 @@ from textual.widgets import OptionList
 
 from evotui.analysis.dynamics import compute_dynamics
 from evotui.analysis.loader import load_run
-from evotui.watch.app import EvotuiApp, MainScreen, make_app
+from evotui.watch.app import EvotuiApp, make_app
 from evotui.watch.screens.compare import ADDED, REMOVED, CompareScreen, diff_texts
 from evotui.watch.screens.data_map import DataMapScreen
 from evotui.watch.screens.export_dialog import ExportScreen
+from evotui.watch.screens.main import MainScreen
 from evotui.watch.screens.regressions import RegressionsScreen
 from evotui.watch.screens.step_picker import StepPickerScreen
 from evotui.watch.widgets.metrics import BARS, MetricsBar, metrics_text, sparkline_positions

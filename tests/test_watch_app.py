@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evotui.watch.app import MainScreen, make_app
+from evotui.watch.app import make_app
 from evotui.watch.screens.help import HelpScreen
+from evotui.watch.screens.main import MainScreen
 from evotui.watch.screens.run_picker import RunPickerScreen
 from evotui.watch.screens.waiting import WaitingScreen
 from evotui.watch.widgets.detail import ExampleDetail

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
+from evotui.analysis.dynamics import REGIONS, STATUSES, Region, Status
 from evotui.analysis.history import RunHistory
 
-QUICK_FILTERS: tuple[tuple[str, str], ...] = (
+# Quick filters: "all", "wrong" (now), and one per status and per data-map region.
+QuickFilter = Literal["all", "wrong", Status, Region]
+QUICK_FILTER_NAMES: tuple[QuickFilter, ...] = get_args(QuickFilter)
+QUICK_FILTERS: tuple[tuple[QuickFilter, str], ...] = (
     ("all", "all"),
     ("wrong", "wrong now"),
     ("forgotten", "forgotten"),
@@ -31,9 +35,9 @@ QUICK_FILTERS: tuple[tuple[str, str], ...] = (
     ("hard", "hard"),
 )
 MAIN_QUICK_FILTERS = 4
-STATUS_FILTERS = ("known", "learned", "unstable", "forgotten", "never")
-REGION_FILTERS = ("easy", "ambiguous", "hard")
-STATUS_ORDER = {"known": 0, "learned": 1, "unstable": 2, "forgotten": 3, "never": 4, "": 5}
+STATUS_FILTERS: tuple[Status, ...] = STATUSES
+REGION_FILTERS: tuple[Region, ...] = REGIONS
+STATUS_ORDER: dict[str, int] = {**{status: i for i, status in enumerate(STATUSES)}, "": len(STATUSES)}
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 @dataclass
 class TableQuery:
     text: str = ""
-    quick: str = "all"
+    quick: QuickFilter = "all"
     sort: str = "id"
     reverse: bool = False
     step: int | None = None  # None: the latest snapshot
@@ -164,7 +168,7 @@ def search_text(history: RunHistory, columns: ExampleColumns) -> list[str]:
     return texts
 
 
-def quick_mask(quick: str, columns: ExampleColumns, history: RunHistory) -> np.ndarray | None:
+def quick_mask(quick: QuickFilter, columns: ExampleColumns, history: RunHistory) -> np.ndarray | None:
     """Boolean mask of a quick filter, None for "all"."""
     if quick == "all":
         return None

@@ -2,8 +2,9 @@
 
 ``table_rows`` filters and sorts with numpy over all examples and returns only an ordering (global
 example indices) plus the per-example columns at the chosen step; the widget turns just the visible
-rows into text. Lower-cased search text is built once per (history version, step) and cached, so a
-filter keystroke on 10,000 examples is a pass of ``in`` over cached strings.
+rows into text. Lower-cased search text is built once per change of the texts (and once per step for
+the outputs) and cached, so a filter keystroke on 10,000 examples is a pass of ``in`` over cached strings,
+and so is a new snapshot while a filter is set.
 """
 
 from __future__ import annotations
@@ -123,7 +124,9 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
             None, empty, empty, empty, [None] * n, np.full(n, "", dtype=object), *(np.full(n, -1),) * 3
         )
     col = history.columns[step]
-    outputs = col.outputs + [None] * (n - len(col.outputs))
+    # The column's own list when it covers every example (no copy: it is never changed, and the search
+    # text cache knows it by identity).
+    outputs = col.outputs if len(col.outputs) == n else col.outputs + [None] * (n - len(col.outputs))
     if dynamics is not None and len(dynamics.status) == n:
         status = np.asarray(dynamics.status, dtype=object)
         learned_step = np.asarray(dynamics.learned_step, dtype=np.int64)
@@ -149,23 +152,38 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
     )
 
 
-# Search text per example, cached by (history object, version, step): built once per snapshot, not per key.
-_search_cache: dict[int, tuple[int, int | None, list[str]]] = {}
+# Lower-cased search text, in two parts cached apart: "id\0input\0expected" per example (changes only with
+# the texts: keyed by the run's lineage and texts_version, so it survives the frozen copy of every new
+# view), and the outputs of one step (keyed by that step's outputs list, never changed once made).
+# A handful of entries: a few runs open at once, a few steps visited.
+_text_cache: dict[tuple[int, int, int], list[str]] = {}
+_output_cache: dict[int, tuple[list[str | None], list[str]]] = {}
+_CACHED = 4
 
 
-def search_text(history: RunHistory, columns: ExampleColumns) -> list[str]:
-    cached = _search_cache.get(id(history))
-    if cached is not None and cached[0] == history.version and cached[1] == columns.step:
-        return cached[2]
-    texts = [
-        f"{eid}\0{inp}\0{exp}\0{out or ''}".lower()
-        for eid, inp, exp, out in zip(
-            history.example_ids, history.inputs, history.expected, columns.outputs, strict=False
-        )
-    ]
-    _search_cache.clear()  # one run at a time: do not keep old runs' strings alive
-    _search_cache[id(history)] = (history.version, columns.step, texts)
-    return texts
+def _remember(cache: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
+    cache[key] = value
+    while len(cache) > _CACHED:
+        del cache[next(iter(cache))]
+
+
+def search_texts(history: RunHistory, columns: ExampleColumns) -> tuple[list[str], list[str]]:
+    """(lower-cased "id\0input\0expected" per example, lower-cased output at the columns' step)."""
+    key = (history.lineage, history.texts_version, history.n_examples)
+    texts = _text_cache.get(key)
+    if texts is None:
+        texts = [
+            f"{eid}\0{inp}\0{exp}".lower()
+            for eid, inp, exp in zip(history.example_ids, history.inputs, history.expected, strict=False)
+        ]
+        _remember(_text_cache, key, texts)
+    cached = _output_cache.get(id(columns.outputs))
+    if cached is not None and cached[0] is columns.outputs:
+        outputs = cached[1]
+    else:
+        outputs = [(out or "").lower() for out in columns.outputs]
+        _remember(_output_cache, id(columns.outputs), (columns.outputs, outputs))
+    return texts, outputs
 
 
 def quick_mask(quick: QuickFilter, columns: ExampleColumns, history: RunHistory) -> np.ndarray | None:
@@ -196,7 +214,7 @@ def quick_mask(quick: QuickFilter, columns: ExampleColumns, history: RunHistory)
 
 
 _DIGITS = re.compile(r"(\d+)")
-_id_rank_cache: dict[int, tuple[int, np.ndarray]] = {}
+_id_rank_cache: dict[int, tuple[int, np.ndarray]] = {}  # lineage -> (examples ranked, ranks)
 
 
 def natural_key(text: str) -> tuple[str | int, ...]:
@@ -210,14 +228,13 @@ def natural_key(text: str) -> tuple[str | int, ...]:
 def id_ranks(history: RunHistory) -> np.ndarray:
     """Each example's rank when the ids are sorted naturally (cached: ids only ever get appended)."""
     ids = history.example_ids
-    cached = _id_rank_cache.get(id(history))
+    cached = _id_rank_cache.get(history.lineage)
     if cached is not None and cached[0] == len(ids):
         return cached[1]
     order = sorted(range(len(ids)), key=lambda i: natural_key(ids[i]))
     ranks = np.empty(len(ids), dtype=np.int64)
     ranks[np.asarray(order, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
-    _id_rank_cache.clear()  # one run at a time
-    _id_rank_cache[id(history)] = (len(ids), ranks)
+    _remember(_id_rank_cache, history.lineage, (len(ids), ranks))
     return ranks
 
 
@@ -266,8 +283,10 @@ def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> 
     mask = quick_mask(query.quick, columns, history)
     needle = query.text.strip().lower()
     if needle:
-        texts = search_text(history, columns)
-        text_mask = np.fromiter((needle in t for t in texts), dtype=bool, count=n)
+        texts, outputs = search_texts(history, columns)
+        text_mask = np.fromiter(
+            (needle in t or needle in o for t, o in zip(texts, outputs, strict=True)), dtype=bool, count=n
+        )
         mask = text_mask if mask is None else mask & text_mask
     indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
     # The default (sort "id", not reversed) is file order: the order the examples first appeared in,

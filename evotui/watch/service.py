@@ -126,6 +126,10 @@ class RunUpdated(Message):
         return isinstance(message, RunUpdated) and message.view.path == self.view.path
 
 
+class _Closed(Exception):
+    """Raised inside the first read when the service was closed meanwhile."""
+
+
 class RunService:
     """Tails one run directory in a thread and posts ready ``RunView``s (see the module docstring)."""
 
@@ -208,6 +212,8 @@ class RunService:
         while not self._stop.is_set():
             try:
                 self._cycle()
+            except _Closed:
+                return
             except Exception as exc:  # never silent: logged, shown, and the next poll tries again
                 self._fail(exc)
             self._stop.wait(self.interval)
@@ -235,6 +241,8 @@ class RunService:
 
         def add(f: SnapshotFile, snapshot: Snapshot) -> None:
             nonlocal last_progress
+            if self._stop.is_set():
+                raise _Closed  # closed during a long first read: stop reading now, not after every file
             # Texts once, from the newest snapshot, rather than rewritten for every file.
             self._history.add(snapshot, source=str(f.path), texts=False)
             if not newest or snapshot.training_step >= newest[0][1].training_step:

@@ -71,11 +71,12 @@ def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunView(RunFacts):
     """One run as of one moment, ready to draw. Never mutated after it is posted.
 
-    The header's derivations (status, progress, ETA) come from ``RunFacts``.
+    The header's derivations (status, progress, ETA) come from ``RunFacts``. Views compare by identity
+    (``version`` orders the views of one run).
     """
 
     path: Path

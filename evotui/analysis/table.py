@@ -10,6 +10,7 @@ and so is a new snapshot while a filter is set.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -128,7 +129,7 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
     # text cache knows it by identity).
     outputs = col.outputs if len(col.outputs) == n else col.outputs + [None] * (n - len(col.outputs))
     if dynamics is not None and len(dynamics.status) == n:
-        status = np.asarray(dynamics.status, dtype=object)
+        status = np.asarray(dynamics.status)  # str; no object copy (10,000 of them on every update)
         learned_step = np.asarray(dynamics.learned_step, dtype=np.int64)
         learned_after = np.asarray(dynamics.learned_after, dtype=np.int64)
         forgets = np.asarray(dynamics.forget_count, dtype=np.int64)
@@ -137,7 +138,7 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
         learned_step = learned_after = forgets = np.full(n, -1, dtype=np.int64)
     region = None
     if dynamics is not None and len(getattr(dynamics, "region", ())) == n:
-        region = np.asarray(dynamics.region, dtype=object)
+        region = np.asarray(dynamics.region)
     return ExampleColumns(
         step=step,
         loss=_padded(col.loss, n, np.nan),
@@ -161,14 +162,22 @@ _output_cache: dict[int, tuple[list[str | None], list[str]]] = {}
 _CACHED = 4
 
 
+_cache_lock = threading.Lock()  # the run service warms these caches from its thread
+
+
 def _remember(cache: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
-    cache[key] = value
-    while len(cache) > _CACHED:
-        del cache[next(iter(cache))]
+    with _cache_lock:
+        cache[key] = value
+        while len(cache) > _CACHED:
+            del cache[next(iter(cache))]
 
 
 def search_texts(history: RunHistory, columns: ExampleColumns) -> tuple[list[str], list[str]]:
     """(lower-cased "id\0input\0expected" per example, lower-cased output at the columns' step)."""
+    return _texts(history), _outputs(columns.outputs)
+
+
+def _texts(history: RunHistory) -> list[str]:
     key = (history.lineage, history.texts_version, history.n_examples)
     texts = _text_cache.get(key)
     if texts is None:
@@ -177,13 +186,48 @@ def search_texts(history: RunHistory, columns: ExampleColumns) -> tuple[list[str
             for eid, inp, exp in zip(history.example_ids, history.inputs, history.expected, strict=False)
         ]
         _remember(_text_cache, key, texts)
-    cached = _output_cache.get(id(columns.outputs))
+    return texts
+
+
+def _outputs(outputs: list[str | None]) -> list[str]:
+    cached = _output_cache.get(id(outputs))
+    if cached is not None and cached[0] is outputs:
+        return cached[1]
+    lowered = [(out or "").lower() for out in outputs]
+    _remember(_output_cache, id(outputs), (outputs, lowered))
+    return lowered
+
+
+# Text matches, cached like the texts: a filter set while snapshots arrive rescans only the new outputs.
+_text_match_cache: dict[tuple[str, tuple[int, int, int]], np.ndarray] = {}
+_output_match_cache: dict[tuple[str, int], tuple[list[str | None], np.ndarray]] = {}
+
+
+def text_mask(history: RunHistory, columns: ExampleColumns, needle: str) -> np.ndarray:
+    """Examples whose id, input, expected text or output (at the columns' step) contains ``needle``
+    (lower-cased)."""
+    n = history.n_examples
+    key = (needle, (history.lineage, history.texts_version, n))
+    in_texts = _text_match_cache.get(key)
+    if in_texts is None:
+        in_texts = np.fromiter((needle in t for t in _texts(history)), dtype=bool, count=n)
+        _remember(_text_match_cache, key, in_texts)
+    cached = _output_match_cache.get((needle, id(columns.outputs)))
     if cached is not None and cached[0] is columns.outputs:
-        outputs = cached[1]
+        in_outputs = cached[1]
     else:
-        outputs = [(out or "").lower() for out in columns.outputs]
-        _remember(_output_cache, id(columns.outputs), (columns.outputs, outputs))
-    return texts, outputs
+        in_outputs = np.fromiter((needle in o for o in _outputs(columns.outputs)), dtype=bool, count=n)
+        _remember(_output_match_cache, (needle, id(columns.outputs)), (columns.outputs, in_outputs))
+    return in_texts | in_outputs
+
+
+def warm_search(history: RunHistory) -> None:
+    """Build the search text of ``history``'s newest step ahead (the run service does, in its thread),
+    so a filter set while snapshots arrive costs the UI thread a scan, not lower-casing 10,000 strings."""
+    latest = history.latest()
+    if latest is not None and len(latest.outputs) == history.n_examples:
+        _texts(history)
+        _outputs(latest.outputs)
 
 
 def quick_mask(quick: QuickFilter, columns: ExampleColumns, history: RunHistory) -> np.ndarray | None:
@@ -283,11 +327,8 @@ def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> 
     mask = quick_mask(query.quick, columns, history)
     needle = query.text.strip().lower()
     if needle:
-        texts, outputs = search_texts(history, columns)
-        text_mask = np.fromiter(
-            (needle in t or needle in o for t, o in zip(texts, outputs, strict=True)), dtype=bool, count=n
-        )
-        mask = text_mask if mask is None else mask & text_mask
+        matches = text_mask(history, columns, needle)
+        mask = matches if mask is None else mask & matches
     indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
     # The default (sort "id", not reversed) is file order: the order the examples first appeared in,
     # which is usually the dataset's. Reversed, "id" really sorts by id (natural order, descending),

@@ -332,6 +332,9 @@ class RunService:
         self._built_columns = built
         self._dynamics = builder.result(history.example_ids) if columns else None
         self._derived_version = history.version
+        from evotui.analysis.table import warm_search
+
+        warm_search(history)  # a filter set while snapshots arrive then costs the UI thread a scan only
         return history
 
     def _make_view(self, history: RunHistory, **extra: Any) -> RunView:

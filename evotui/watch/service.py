@@ -170,6 +170,7 @@ class RunService:
         self._builder: DynamicsBuilder | None = None  # the dynamics, kept up to date snapshot by snapshot
         self._built_columns: list[StepColumn] = []  # the columns fed to it, in order
         self._checkpoints: list[Checkpoint] = []  # copies of it every CHECKPOINT_EVERY snapshots
+        self._insights: tuple[Any, ...] = ()
 
     # -- lifecycle (UI thread) ------------------------------------------------------------------------
     @property
@@ -331,11 +332,17 @@ class RunService:
                 self._checkpoints.append((len(built), builder.copy()))
         self._built_columns = built
         self._dynamics = builder.result(history.example_ids) if columns else None
+        self._insights = self._compute_insights(history, self._dynamics)
         self._derived_version = history.version
         from evotui.analysis.table import warm_search
 
         warm_search(history)  # a filter set while snapshots arrive then costs the UI thread a scan only
         return history
+
+    def _compute_insights(self, history: RunHistory, dynamics: RunDynamics | None) -> tuple[Any, ...]:
+        """Insights of the run as of ``history`` (issue 14: ``evotui.analysis.insights``), in this thread,
+        once per change of the data. None yet: an empty tuple."""
+        return ()
 
     def _make_view(self, history: RunHistory, **extra: Any) -> RunView:
         self._version += 1
@@ -355,6 +362,7 @@ class RunService:
             failure=self._failure,
             holds_runs=self._holds_runs,
             checkpoints=tuple(self._checkpoints),
+            insights=self._insights,
             **extra,
         )
 

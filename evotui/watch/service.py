@@ -334,9 +334,6 @@ class RunService:
         self._dynamics = builder.result(history.example_ids) if columns else None
         self._insights = self._compute_insights(history, self._dynamics)
         self._derived_version = history.version
-        from evotui.analysis.table import warm_search
-
-        warm_search(history)  # a filter set while snapshots arrive then costs the UI thread a scan only
         return history
 
     def _compute_insights(self, history: RunHistory, dynamics: RunDynamics | None) -> tuple[Any, ...]:
@@ -377,6 +374,12 @@ class RunService:
             derive_seconds=time.perf_counter() - derive_started,
         )
         self._post(view)
+        if view.loaded:
+            from evotui.analysis.table import warm_search
+
+            # After posting: the view is drawn meanwhile. A filter set while snapshots arrive then costs
+            # the UI thread a scan, not lower-casing every example's texts.
+            warm_search(view.history)
 
     def _publish_progress(self) -> None:
         """A view of the first read under way: the previous data (none yet) and the file count."""

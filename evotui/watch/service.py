@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,8 +147,6 @@ class RunService:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Kept for the benches: every view posted (bounded).
-        self.posted: deque[RunView] = deque(maxlen=4096)
         # -- owned by the thread -----------------------------------------------------------------------
         self._tailer: DirectoryTailer | None = None
         self._history = RunHistory()
@@ -254,8 +251,11 @@ class RunService:
                 last_progress = now
                 self._publish_progress()
 
+        # From scratch (also after a failed poll): nothing of an earlier read is kept.
         self._history = RunHistory()
         self._progress = LoadProgress()
+        self._warnings.clear()
+        self._written_at.clear()
         result = tailer.poll(consume=add, progress=self._progress)
         if newest:
             f, snapshot = newest[0]
@@ -405,6 +405,5 @@ class RunService:
         with self._lock:
             self.view = view
             targets = list(self._subscribers)
-        self.posted.append(view)
         for target in targets:
             target.post_message(RunUpdated(view))

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 
 TailerFactory = Callable[[Path], DirectoryTailer]
 PROGRESS_EVERY = 0.25  # seconds between "loading n/m files" views during a bulk load
+PROGRESS_AFTER = 0.5  # none before: a short load goes straight to the data (no repaint in between)
 RUNS_CHECK_EVERY = 4  # polls between looks for runs in subdirectories while DIR holds no snapshot
 # A copy of the dynamics state every this many snapshots (~1 MB per 10,000 examples each): step travel
 # replays at most this many snapshots from the nearest one.
@@ -236,7 +237,7 @@ class RunService:
     def _first_poll(self, tailer: DirectoryTailer) -> PollResult:
         """The first look: every file, added to the history as soon as it is decoded (never all held)."""
         newest: list[tuple[SnapshotFile, Snapshot]] = []
-        last_progress = time.perf_counter()
+        last_progress = time.perf_counter() + PROGRESS_AFTER - PROGRESS_EVERY
 
         def add(f: SnapshotFile, snapshot: Snapshot) -> None:
             nonlocal last_progress

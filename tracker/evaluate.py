@@ -139,8 +139,26 @@ def _left_pad(rows: Sequence[list[int]], pad_id: int, device: Any) -> tuple[torc
     return ids.to(device), mask.to(device), position_ids.to(device)
 
 
+def signature_model(model: Any) -> Any:
+    """The module whose ``forward`` says which arguments the model takes.
+
+    A PEFT model's ``forward`` takes ``**kwargs`` and passes them on to the model it wraps: its own signature
+    names neither ``position_ids`` nor ``logits_to_keep``. Without position ids an absolute-position model
+    (GPT-2) puts a left-padded row's tokens at the wrong positions, and its loss is wrong.
+    """
+    for _ in range(8):
+        get_base = getattr(model, "get_base_model", None)
+        if not callable(get_base):
+            break
+        inner = get_base()
+        if inner is model:
+            break
+        model = inner
+    return model
+
+
 def _forward_accepts(model: Any, name: str) -> bool:
-    return name in _forward_parameters(type(model))
+    return name in _forward_parameters(type(signature_model(model)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -244,7 +262,7 @@ def evaluate(
 ) -> list[Prediction]:
     """Loss and greedy output for each example, batched, on the model's own device.
 
-    ``synced_gpus`` (default: whether the model is FSDP-sharded under an initialised process group) keeps
+    ``synced_gpus`` (the tracker says; default: whether the model is FSDP-sharded in a process group) keeps
     every rank generating until all are done. Sharded models also need every rank to make the same number
     of forward passes: with synced generation, ``n_batches`` forces that count, filling missing batches with
     ``padding_example`` (whose results are thrown away).
@@ -255,7 +273,9 @@ def evaluate(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model = unwrap_model(model)
     if synced_gpus is None:
-        synced_gpus = _distributed_world() > 1 and is_fsdp(model)
+        from tracker.distributed import process_role
+
+        synced_gpus = process_role().is_distributed and is_fsdp(model)
     if encoded is None:
         encoded = encode_examples(examples, tokenizer)
     if max_new_tokens is None:
@@ -292,10 +312,3 @@ def evaluate(
         model.train(was_training)
     return predictions
 
-
-def _distributed_world() -> int:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1

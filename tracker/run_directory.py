@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -99,12 +100,10 @@ class RunDirectory:
         if self._lock_fd is None:
             return
         fd, self._lock_fd = self._lock_fd, None
-        try:
-            # Removed while still held: a process that opened it meanwhile sees a different inode at the
-            # path once it gets the lock, and retries (see lock()).
+        # Removed while still held: a process that opened it meanwhile sees a different inode at the path
+        # once it gets the lock, and retries (see lock()).
+        with contextlib.suppress(OSError):
             (self.path / LOCK_NAME).unlink()
-        except OSError:
-            pass
         os.close(fd)  # closing drops the flock
 
     def _remove_stale_temp_files(self) -> None:

@@ -148,9 +148,13 @@ def signature_model(model: Any) -> Any:
     """
     for _ in range(8):
         get_base = getattr(model, "get_base_model", None)
-        if not callable(get_base):
+        if callable(get_base):
+            inner = get_base()
+        elif type(model).__name__ == "FullyShardedDataParallel":
+            # FSDP (v1) is called as it is (its forward gathers the shards) but takes *args, **kwargs too.
+            inner = getattr(model, "module", model)
+        else:
             break
-        inner = get_base()
         if inner is model:
             break
         model = inner

@@ -24,6 +24,8 @@ from tracker.examples import Example
 if TYPE_CHECKING:
     import torch
 
+    from tracker.distributed import ProcessRole
+
 DEFAULT_BATCH_SIZE = 32
 MAX_NEW_TOKENS_MARGIN = 8
 
@@ -316,3 +318,41 @@ def evaluate(
         model.train(was_training)
     return predictions
 
+
+def check_generative(model: Any) -> None:
+    """Raise SetupError unless ``model`` (under its wrappers) can generate: a capture would fail at every step."""
+    from tracker.example_set import SetupError
+
+    if model is None or not callable(getattr(unwrap_model(model), "generate", None)):
+        raise SetupError(
+            f"capture_snapshot needs a generative model (one with .generate()), got {type(model).__name__}:"
+            " pass the model being trained (the callback takes the Trainer's)"
+        )
+
+
+def evaluate_shard(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    encoded: Sequence[EncodedExample],
+    role: ProcessRole,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_new_tokens: int | None = None,
+) -> list[Prediction]:
+    """This process's share of a capture: ``examples[rank::world_size]``, with as many forward passes as every
+    other process makes (a sharded model needs every rank in every pass; generation is synced under FSDP)."""
+    n_batches = None
+    if role.is_distributed:
+        largest = -(-len(examples) // role.world_size)
+        n_batches = -(-largest // batch_size)
+    return evaluate(
+        model,
+        tokenizer,
+        role.shard(list(examples)),
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        synced_gpus=role.is_distributed and is_fsdp(unwrap_model(model)),
+        n_batches=n_batches,
+        padding_example=examples[0] if examples else None,
+        encoded=role.shard(list(encoded)),
+    )

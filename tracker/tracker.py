@@ -38,14 +38,14 @@ from typing import Any
 
 from tracker.distributed import ProcessRole, broadcast_from_writer, gather_to_writer, process_role
 from tracker.example_set import ExampleSet, SetupError, load_first
-from tracker.examples import Example, ExampleError, ExampleSource
+from tracker.examples import ExampleError, ExampleSource
 from tracker.run_directory import RunDirectory
 from tracker.run_end import RunEndHooks, status_for_exception
 from tracker.schedule import Schedule, ScheduleSpec, make_schedule
 from tracker.schema import ExampleResult, RunManifest, RunStatus
 from tracker.scoring import Normalizer, get_normalizer
 from tracker.store import Format, SnapshotStore, utc_now_iso
-from tracker.writer import BackgroundWriter, LiveManifest, SnapshotJob, finite_or_none
+from tracker.writer import BackgroundWriter, LiveManifest, SnapshotJob, job_from_results
 
 logger = logging.getLogger("tracker")
 
@@ -380,41 +380,17 @@ class EvolutionTracker:
                     return
             if not self.is_writer:
                 return
-            known = {e.example_id: e for e in self.example_set.examples or []}
-            examples: list[Example] = []
-            outputs: list[str] = []
-            losses: list[float | None] = []
-            metadata: list[dict[str, Any]] = []
-            for k, r in enumerate(results):
-                row: Mapping[str, Any] = (
-                    r if isinstance(r, Mapping) else {f: getattr(r, f) for f in r.__struct_fields__}
-                )
-                eid = str(row.get("example_id", row.get("id", f"ex_{k:03d}")))
-                base = known.get(eid)
-                examples.append(
-                    Example(
-                        example_id=eid,
-                        input=str(row.get("input", base.input if base else "")),
-                        expected_output=str(row.get("expected_output", base.expected_output if base else "")),
-                    )
-                )
-                outputs.append(str(row.get("model_output", row.get("prediction", ""))))
-                losses.append(finite_or_none(row.get("loss")))
-                metadata.append(dict(row.get("metadata") or {}))
-            self.captured_steps.add(step)
-            self._submit(
-                SnapshotJob.make(
-                    step,
-                    examples,
-                    outputs,
-                    losses,
-                    metadata,
-                    model_version=model_version or self.model_version,
-                    epoch=epoch,
-                    train_loss=train_loss,
-                    learning_rate=learning_rate,
-                )
+            job = job_from_results(
+                step,
+                results,
+                self.example_set.examples or [],
+                model_version=model_version or self.model_version,
+                epoch=epoch,
+                train_loss=train_loss,
+                learning_rate=learning_rate,
             )
+            self.captured_steps.add(step)
+            self._submit(job)
         except Exception as exc:
             logger.exception("record at step %d failed", step)
             self._record_error(step, f"{type(exc).__name__}: {exc}", logged=True)
@@ -490,32 +466,20 @@ class EvolutionTracker:
         self._live.update(example_ids=[e.example_id for e in chosen], n_examples=len(chosen))
 
     def _evaluate_shard(self, model: Any, tokenizer: Any) -> list[Any]:
-        from tracker.evaluate import default_max_new_tokens, evaluate, is_fsdp, unwrap_model
+        from tracker.evaluate import check_generative, default_max_new_tokens, evaluate_shard
 
-        if model is None or not callable(getattr(unwrap_model(model), "generate", None)):
-            raise SetupError(
-                f"capture_snapshot needs a generative model (one with .generate()), got {type(model).__name__}:"
-                " pass the model being trained (the callback takes the Trainer's)"
-            )
+        check_generative(model)
         encoded = self.example_set.encoded(tokenizer)
         if self.max_new_tokens is None:
             self.max_new_tokens = default_max_new_tokens(encoded)
-        examples = self.example_set.examples or []
-        n_batches = None
-        if self.role.is_distributed:
-            # Same number of forward passes on every rank (FSDP needs every rank in every pass).
-            largest = -(-len(examples) // self.role.world_size)
-            n_batches = -(-largest // self.batch_size)
-        return evaluate(
+        return evaluate_shard(
             model,
             tokenizer,
-            self.role.shard(examples),
+            self.example_set.examples or [],
+            encoded,
+            self.role,
             batch_size=self.batch_size,
             max_new_tokens=self.max_new_tokens,
-            synced_gpus=self.role.is_distributed and is_fsdp(unwrap_model(model)),
-            n_batches=n_batches,
-            padding_example=examples[0] if examples else None,
-            encoded=self.role.shard(encoded),
         )
 
     def _submit(self, job: SnapshotJob) -> None:

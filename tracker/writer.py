@@ -14,7 +14,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +82,54 @@ class SnapshotJob:
             learning_rate=finite_or_none(learning_rate),
             eval_seconds=eval_seconds,
         )
+
+
+def job_from_results(
+    step: int,
+    results: Iterable[Mapping[str, Any] | ExampleResult],
+    known: Sequence[Example],
+    *,
+    model_version: str,
+    epoch: Any = None,
+    train_loss: Any = None,
+    learning_rate: Any = None,
+) -> SnapshotJob:
+    """A job from predictions the caller made (``EvolutionTracker.record``).
+
+    Each result is an ``ExampleResult`` or a dict with ``example_id`` (or ``id``), ``model_output`` (or
+    ``prediction``), and optionally ``expected_output``, ``input``, ``loss``, ``metadata``; input and expected
+    output default to those of the ``known`` example of the same id.
+    """
+    by_id = {e.example_id: e for e in known}
+    examples: list[Example] = []
+    outputs: list[str] = []
+    losses: list[float | None] = []
+    metadata: list[dict[str, Any]] = []
+    for k, r in enumerate(results):
+        row: Mapping[str, Any] = r if isinstance(r, Mapping) else {f: getattr(r, f) for f in r.__struct_fields__}
+        eid = str(row.get("example_id", row.get("id", f"ex_{k:03d}")))
+        base = by_id.get(eid)
+        examples.append(
+            Example(
+                example_id=eid,
+                input=str(row.get("input", base.input if base else "")),
+                expected_output=str(row.get("expected_output", base.expected_output if base else "")),
+            )
+        )
+        outputs.append(str(row.get("model_output", row.get("prediction", ""))))
+        losses.append(finite_or_none(row.get("loss")))
+        metadata.append(dict(row.get("metadata") or {}))
+    return SnapshotJob.make(
+        step,
+        examples,
+        outputs,
+        losses,
+        metadata,
+        model_version=model_version,
+        epoch=epoch,
+        train_loss=train_loss,
+        learning_rate=learning_rate,
+    )
 
 
 def build_snapshot(job: SnapshotJob, dataset_name: str, normalizer: Normalizer) -> Snapshot:

@@ -145,6 +145,7 @@ class CompareScreen(Screen[None]):
         title = Text(no_wrap=True, overflow="ellipsis", end="")
         title.append(f"Compare step {self.step_a:,} ↔ {self.step_b:,}", style="bold")
         title.append(f" · {changed:,} of {len(self.indices):,} examples changed")
+        title.append(" · showing the changed (c: all)" if self.changed_only else " · showing all (c: the changed)")
         if len(rows) > MAX_ROWS:
             title.append(f" · first {MAX_ROWS} shown (filter the table to narrow)", style="yellow")
         title.append(" · ")

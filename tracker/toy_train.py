@@ -65,6 +65,7 @@ def train_toy(
         import torch
 
         torch.set_num_threads(threads)
+        logging.getLogger(__name__).info("torch threads: %d", torch.get_num_threads())
     set_seed(seed)
     tokenizer = build_char_tokenizer()
     model = build_tiny_llama(tokenizer, hidden_size=hidden, seed=seed)

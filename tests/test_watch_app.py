@@ -56,7 +56,7 @@ async def test_snapshots_written_while_running_appear(tmp_path: Path) -> None:
         assert "step 70/70" in screen_lines(app)[0]
         latest = run.snapshot(7).summary
         assert f"Accuracy {latest.accuracy * 100:.1f}%" in screen_lines(app)[1]
-        assert any("new snapshot" in (n.title or "") for n in app._notifications)
+        assert any(n.message.startswith("new snapshot: step 70") for n in app._notifications)
         # The dynamics (status column, quick filters) are recomputed in a thread for the new data.
         from evotui.analysis.dynamics import compute_dynamics
 

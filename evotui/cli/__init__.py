@@ -114,9 +114,10 @@ def demo_command(
     try:
         make_app(plan.directory, interval=interval).run()
     finally:
-        if proc.poll() is None:  # stopping takes a moment (the trainer writes its last state): say so
+        finished = demo_mod.run_finished(plan.directory)
+        if proc.poll() is None and not finished:  # stopping takes a moment (its last state is written): say so
             click.echo("stopping training...")
-        code = demo_mod.stop_training(proc)
+        code = demo_mod.stop_training(proc, finishing=finished)
     if code not in (0, 130, -15):  # 130 / -15: stopped by us when the viewer closed
         click.echo(f"training exited with code {code}; the end of {plan.log_path}:", err=True)
         click.echo(demo_mod.log_tail(plan.log_path), err=True)

@@ -150,10 +150,25 @@ def start_training(plan: DemoPlan) -> subprocess.Popen[bytes]:
         log.close()
 
 
-def stop_training(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int | None:
-    """Stop the trainer if it still runs: SIGTERM, then SIGKILL. Returns its exit code."""
+def run_finished(directory: Path) -> bool:
+    """run.json says the training finished (its process may still be shutting down)."""
+    from tracker.store import read_manifest
+
+    manifest = read_manifest(directory)
+    return getattr(manifest, "status", None) == "finished"
+
+
+def stop_training(proc: subprocess.Popen[bytes], timeout: float = 10.0, finishing: bool = False) -> int | None:
+    """Stop the trainer if it still runs: SIGTERM, then SIGKILL. Returns its exit code.
+
+    ``finishing``: the run has finished and the process is only exiting: give it ``timeout`` seconds
+    to end by itself first (a signal now would turn a finished run's exit into an interrupted one).
+    """
     if proc.poll() is not None:
         return proc.returncode
+    if finishing:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return proc.wait(timeout)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     try:

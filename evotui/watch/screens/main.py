@@ -299,7 +299,7 @@ class MainScreen(DynamicsActions, Screen[None]):
             return
         change = self.state.summary_change()
         forgotten = self.state.newly_forgotten(step)
-        parts = [f"step {step:,}"]
+        parts = [f"new snapshot: step {step:,}"]
         if change is not None:
             acc, delta = change
             arrow = "▲" if delta > 0 else "▼" if delta < 0 else "="
@@ -308,7 +308,8 @@ class MainScreen(DynamicsActions, Screen[None]):
             parts.append(f"{forgotten} newly forgotten")
         # One toast at a time: a fast run must not bury the screen under a stack of them.
         self.app.clear_notifications()
-        self.notify(" · ".join(parts), title="new snapshot", markup=False, timeout=3)
+        # No title: a one-line toast, over the footer's key hints only (see app.tcss).
+        self.notify(" · ".join(parts), markup=False, timeout=3)
 
     # -- drawing -------------------------------------------------------------------------------------
     def _update_header(self) -> None:

@@ -162,6 +162,7 @@ async def test_forgets_is_the_one_name_and_every_sort_arrow_shows_at_80_columns(
             await pilot.pause()
         assert main.query_state.sort == "id"
         assert " forgets" in table.render_line(0).text
+        assert " forgotten " in screen_lines(app)[2] and "forgot " not in screen_lines(app)[2]  # the quick filter
         assert "Sort by forgets" in [title for title, _, _ in main.palette_commands()]
     assert "**forgets**" in HELP and "forgot " not in HELP and "file order" not in HELP
     assert "file order" not in README.read_text()

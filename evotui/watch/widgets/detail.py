@@ -173,7 +173,8 @@ def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int
     if step is not None:
         exact = exact[: int(np.searchsorted(history.steps_array(), step, side="right"))]
     present = exact[~np.isnan(exact)]
-    parts.append((2, Text(f"right at {int(present.sum())} of {present.size} snapshots", style="dim"), False))
+    plural = "" if present.size == 1 else "s"
+    parts.append((2, Text(f"right at {int(present.sum())} of {present.size} snapshot{plural}", style="dim"), False))
     for limit in (3, 2, 1, 0):
         shown = [(part, glued) for rank, part, glued in parts if rank <= limit]
         if sum(part.cell_len + (0 if glued else 3) for part, glued in shown) - 3 <= width:
@@ -257,6 +258,8 @@ class ExampleDetail(Vertical):
         texts = self.query_one("#detail-texts", Static)
         predictions = self.query_one("#detail-predictions", Static)
         plot = self.query_one(CurvePlot)
+        legend = self.query_one(PlotLegend)
+        legend.display = index is not None and index < history.n_examples  # no plot, no legend
         if index is None or index >= history.n_examples:
             self._title_args = None
             title.update(Text(self.empty_note or "no example selected", style="dim", no_wrap=True, overflow="ellipsis"))

@@ -1,7 +1,7 @@
 """Train the toy addition model with the real Trainer and EvolutionCallback: a real run to watch.
 
     python -m tracker.toy_train --output-dir runs/toy --steps 800 --examples 100 [--hidden 64] [--seed 0]
-                                [--schedule "every 25"]
+                                [--schedule "every 25"] [--threads 1] [--task mixed] [--lr-schedule cosine]
 
 Snapshots go straight into ``--output-dir`` (``evotui watch runs/toy``). On 2 CPU cores the model goes
 from 0% to most answers right in well under a minute at the defaults. ``evotui demo`` runs this in a
@@ -49,7 +49,8 @@ def train_toy(
     directory by default. ``threads`` sets torch's thread count (1 is faster for this model on a busy
     machine, e.g. next to the viewer). ``task``: "sums" (A, B in 0..20) or "mixed" (those and harder
     two-digit sums, the demo's: see ``tracker.toy.mixed_examples``). ``lr_scheduler``: a Trainer
-    ``lr_scheduler_type``; the demo decays it ("cosine") so that what was learned settles. Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
+    ``lr_scheduler_type``; the demo decays it ("cosine") so that what was learned settles.
+    Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

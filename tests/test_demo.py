@@ -69,3 +69,22 @@ def test_demo_trains_on_one_thread_unless_the_machine_has_cores_to_spare(tmp_pat
     plan = demo.plan_demo(tmp_path / "run", steps=10, examples=5, threads=3)
     assert plan.command()[plan.command().index("--threads") + 1] == "3"
     assert demo.training_env(3)["OMP_NUM_THREADS"] == "3"
+
+
+def test_the_demo_trains_a_mix_of_easy_and_hard_sums_with_a_decaying_rate(tmp_path: Path) -> None:
+    # With only small sums and a constant rate nearly every example flips between right and wrong: a wall
+    # of "unstable". The demo mixes in two-digit sums (learned late or never) and decays the rate.
+    from tracker.toy import addition_examples, mixed_examples
+
+    rows = mixed_examples(seed=0)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids)) == 441 + 220
+    assert {r["id"] for r in addition_examples()} < set(ids)
+    hard = [r for r in rows[:100] if int(r["id"].split("_")[1]) > 20]
+    assert 20 <= len(hard) <= 60  # the tracked first 100 hold both kinds
+    assert all(int(r["completion"]) == sum(map(int, r["id"].split("_")[1:])) for r in rows)
+    assert mixed_examples(seed=0) == rows  # seeded
+    command = demo.plan_demo(tmp_path / "run", steps=10, examples=5).command()
+    assert command[command.index("--task") + 1] == "mixed"
+    assert command[command.index("--lr-schedule") + 1] == "cosine"
+    assert command[command.index("--schedule") + 1] == "default"

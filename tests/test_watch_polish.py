@@ -186,6 +186,16 @@ async def test_a_new_snapshot_toast_sits_on_the_footer_line_only(tmp_path: Path)
             for toast in main.query("Toast"):
                 region = toast.region
                 assert region.height == 1 and region.y == size[1] - 1, (size, region)  # the footer's line
+            # A warning with a title and a long message: one line too, the title leading it.
+            (directory / "step_009999.json").write_text('{"training_step": 9999, "examples": [')
+            await wait_for(pilot, lambda main=main: bool(main.state.errors))
+            await wait_for(pilot, lambda main=main: "unreadable snapshot: " in str(main.query("Toast").last().render()))
+            await pilot.pause()
+            shown = [toast for toast in main.query("Toast") if toast.region.height]
+            assert len(shown) == 1, shown  # the newest only: a stack would climb over the content
+            assert "unreadable snapshot: " in str(shown[0].render())
+            assert shown[0].region.height == 1 and shown[0].region.y == size[1] - 1, (size, shown[0].region)
+            (directory / "step_009999.json").unlink()
 
 
 # -- 7. nothing cut that matters --------------------------------------------------------------------

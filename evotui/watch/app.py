@@ -14,6 +14,8 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from evotui.analysis.runs import find_runs
@@ -76,6 +78,20 @@ class EvotuiApp(App[None]):
 
     def open_run(self, path: Path) -> None:
         self.push_screen(MainScreen(path, self.interval, self.clock, from_picker=True))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is one line over the footer (see app.tcss): a title leads its message on that line."""
+        if title:
+            message = f"{escape(title) if markup else title}: {message}"
+        super().notify(message, severity=severity, timeout=timeout, markup=markup)
 
     def action_help(self) -> None:
         from evotui.watch.screens.help import HelpScreen  # Markdown: imported only when asked for

@@ -258,3 +258,20 @@ def test_ctrl_c_stops_the_server_and_the_apps_it_runs(sample_run: Path, tmp_path
             raise AssertionError("a process of the server's group outlived it")
         for viewer in viewers:
             viewer.close()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_the_browser_download_holds_the_bytes_evotui_export_writes(
+    sample_run: Path, tmp_path: Path, suffix: str
+) -> None:
+    import io
+
+    from evotui.analysis.export import export_format, iter_rows, write_rows, write_rows_to
+    from evotui.analysis.loader import load_run
+
+    history, _manifest, _errors = load_run(sample_run)
+    on_disk = tmp_path / f"rows{suffix}"
+    count = write_rows(on_disk, iter_rows(history))
+    buffer = io.BytesIO()
+    assert write_rows_to(buffer, export_format(on_disk), iter_rows(history)) == count == 8 * 3
+    assert buffer.getvalue() == on_disk.read_bytes()

@@ -134,3 +134,35 @@ def test_a_directory_named_with_shell_metacharacters_is_served_as_it_is(
         assert view.page.title() == f"evotui · {name}"  # text, not markup
     assert sorted(p.name for p in tmp_path.rglob("PWNED*")) == []
     assert sorted(p.name for p in Path.cwd().glob("PWNED*")) == []
+
+
+def test_export_in_the_browser_is_a_download_and_writes_nothing_on_the_server(
+    toy_run: Path, tmp_path: Path, open_page: Any
+) -> None:
+    run_files = sorted((p.name, p.stat().st_mtime_ns) for p in toy_run.iterdir())
+    with serve(toy_run, cwd=tmp_path) as served:
+        view = open_page(served.port)
+        downloads: dict[str, Any] = {}
+        # textual.js opens each download in a new tab; Playwright may report it on that tab, the opener, or both.
+        view.page.on("download", lambda d: downloads.setdefault(d.url, d))
+        view.context.on("page", lambda page: page.on("download", lambda d: downloads.setdefault(d.url, d)))
+        view.page.goto(served.url)
+        wait_for_screen(view.page, header_shows_step(TOY_STEPS))
+        focus_terminal(view.page)
+        view.page.keyboard.press("e")
+        wait_for_screen(view.page, lambda lines: any("a download in your browser" in line for line in lines))
+        view.page.keyboard.press("Enter")
+        wait_for_screen(view.page, lambda lines: any("rows sent to your browser" in line for line in lines))
+        for _ in range(600):  # bounded: 600 x 50 ms
+            if downloads:
+                break
+            view.page.wait_for_timeout(50)
+        assert len(downloads) == 1
+        (download,) = downloads.values()
+        assert download.suggested_filename.endswith(".csv")
+        lines = Path(download.path()).read_text().splitlines()
+        assert lines[0].startswith("step,example_id,")
+        assert len(lines) == 1 + 12 * 3  # a row per example per snapshot (12 examples, steps 0, 20, 40)
+        assert view.outside == []
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.suffix in (".csv", ".jsonl")) == []
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in toy_run.iterdir()) == run_files

@@ -65,9 +65,9 @@ def free_port() -> int:
 
 
 def kill_group(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    """SIGTERM the process group (the server shuts its apps down), then SIGKILL whatever is left."""
+    """SIGTERM the server (it stops its apps, as on Ctrl+C), then SIGKILL whatever is left of its group."""
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
+        proc.send_signal(signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout)
     with contextlib.suppress(ProcessLookupError):
@@ -106,9 +106,10 @@ class Served:
         return query.removeprefix("token=") if query.startswith("token=") else None
 
 
-def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
+def _pump(stream: Any, lines: queue.Queue[str | None], output: list[str]) -> None:
     for line in stream:
-        lines.put(line.rstrip("\n"))
+        output.append(line.rstrip("\n"))  # everything the server prints, for the tests to read
+        lines.put(output[-1])
     lines.put(None)
 
 
@@ -128,8 +129,8 @@ def serve(directory: Path, *args: str, cwd: Path, timeout: float = 60.0, attempt
             start_new_session=True,
         )
         lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
         output: list[str] = []
+        threading.Thread(target=_pump, args=(proc.stdout, lines, output), daemon=True).start()
         urls: list[str] = []
         deadline = time.monotonic() + timeout
         try:
@@ -140,7 +141,6 @@ def serve(directory: Path, *args: str, cwd: Path, timeout: float = 60.0, attempt
                     raise AssertionError(f"evotui serve printed no URL within {timeout} s: {output}") from None
                 if line is None:
                     break  # exited
-                output.append(line)
                 if line.startswith("  http://"):
                     urls.append(line.strip())
                 elif urls:  # the URL lines are printed together, once the socket listens

@@ -196,8 +196,12 @@ def test_without_a_token_only_loopback_names_and_the_own_origin_get_in(local_ser
     assert http_get(port, "/")[0] == 200
     assert http_get(port, "/", {"Host": f"localhost:{port}"})[0] == 200
     assert http_get(port, "/", {"Host": "localhost:9999"})[0] == 200  # ssh -L to another local port
+    assert http_get(port, "/", {"Host": "127.0.0.2:9999"})[0] == 200
+    assert http_get(port, "/", {"Host": "[::1]:9999"})[0] == 200
     # A DNS-rebinding page: the browser connects to 127.0.0.1 but names its own host.
     assert http_get(port, "/", {"Host": f"evil.example:{port}"})[0] == 403
+    assert http_get(port, "/", {"Host": f"127.0.0.1.evil.example:{port}"})[0] == 403
+    assert http_get(port, "/", {"Host": f"localhost.evil.example:{port}"})[0] == 403
     assert websocket_handshake(port, "/ws", {"Host": f"evil.example:{port}"}) == 403
     # Another site open in the same browser (cross-site websocket hijacking).
     assert websocket_handshake(port, "/ws", {"Origin": "http://evil.example"}) == 403

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
@@ -44,7 +45,6 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server
 
 TEMPLATES = Path(__file__).with_name("templates")
-LOOPBACK_HOSTNAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 TOKEN_ENV = "EVOTUI_SERVE_TOKEN"
 # A terminal of these sizes is plenty; a huge one would make the app allocate a huge screen.
 COLUMNS_RANGE = (20, 500)
@@ -92,6 +92,18 @@ def hostname_of(netloc: str) -> str | None:
         return urlsplit("//" + netloc).hostname
     except ValueError:
         return None
+
+
+def is_loopback_name(hostname: str | None) -> bool:
+    """A Host header's name that can only mean this machine: localhost, or a loopback address."""
+    if hostname is None:
+        return False
+    if hostname == "localhost" or hostname.endswith(".localhost"):  # RFC 6761: never resolved elsewhere
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def content_security_policy(nonce: str) -> str:
@@ -168,7 +180,7 @@ class EvotuiServer(Server):
     def refusal(self, request: web.Request) -> str | None:
         """Why this request is refused (a 403), or None."""
         token = self.config.token
-        if token is None and hostname_of(request.host) not in LOOPBACK_HOSTNAMES:
+        if token is None and not is_loopback_name(hostname_of(request.host)):
             return "this server answers to localhost only (start evotui serve with --token to allow other names)"
         is_websocket = request.path == "/ws" or request.path.startswith("/ws/")
         if is_websocket:

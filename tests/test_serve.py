@@ -246,9 +246,10 @@ def test_static_files_are_served_but_not_listed(open_server: Served) -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_server_and_the_apps_it_runs(sample_run: Path, tmp_path: Path) -> None:
-    with start_serve(sample_run, cwd=tmp_path) as served:
+def test_viewers_are_limited_and_ctrl_c_stops_the_server_and_its_apps(sample_run: Path, tmp_path: Path) -> None:
+    with start_serve(sample_run, "--max-sessions", "2", cwd=tmp_path) as served:
         viewers = [websocket_connection(served.port) for _ in range(2)]  # two apps running
+        assert websocket_handshake(served.port, "/ws") == 503  # a third is refused, not started
         group = served.proc.pid
         os.kill(served.proc.pid, signal.SIGINT)  # the server only, as Ctrl+C in its terminal would
         assert served.proc.wait(timeout=60) == 0

@@ -206,6 +206,7 @@ def test_without_a_token_only_loopback_names_and_the_own_origin_get_in(local_ser
     # Another site open in the same browser (cross-site websocket hijacking).
     assert websocket_handshake(port, "/ws", {"Origin": "http://evil.example"}) == 403
     assert websocket_handshake(port, "/ws", {"Origin": "null"}) == 403
+    assert websocket_handshake(port, "/ws", {"Origin": "http://[::1"}) == 403  # does not parse
     assert websocket_handshake(port, "/ws", {"Origin": f"http://127.0.0.1:{port}"}) == 101
 
 

@@ -94,6 +94,14 @@ def hostname_of(netloc: str) -> str | None:
         return None
 
 
+def netloc_of(url: str) -> str | None:
+    """'http://localhost:8000' -> 'localhost:8000'; None for 'null' or what does not parse."""
+    try:
+        return urlsplit(url).netloc.lower() or None
+    except ValueError:
+        return None
+
+
 def is_loopback_name(hostname: str | None) -> bool:
     """A Host header's name that can only mean this machine: localhost, or a loopback address."""
     if hostname is None:
@@ -185,7 +193,7 @@ class EvotuiServer(Server):
         is_websocket = request.path == "/ws" or request.path.startswith("/ws/")
         if is_websocket:
             origin = request.headers.get("Origin")
-            if origin is not None and urlsplit(origin).netloc.lower() != request.host.lower():
+            if origin is not None and netloc_of(origin) != request.host.lower():
                 return "a viewer can be opened from this server's own page only"
         if token is None:
             return None

@@ -129,7 +129,8 @@ def run_serve(plan: ServePlan) -> None:
     )
 
     def on_listening() -> None:
-        click.echo(f"evotui serve: evotui watch {plan.directory} in a browser (one viewer per tab, read-only)")
+        shown = visible(str(plan.directory))  # a directory's name is shown, never run by this terminal
+        click.echo(f"evotui serve: evotui watch {shown} in a browser (one viewer per tab, read-only)")
         for url in plan.urls():
             click.echo(f"  {url}")
         if plan.token is None:

@@ -104,7 +104,7 @@ def test_the_page_runs_the_app_and_a_key_typed_in_it_acts(toy_run: Path, tmp_pat
         view.page.keyboard.press("Escape")
         wait_for_screen(view.page, lambda lines: not any(HELP_LINE in line for line in lines))
         assert view.outside == []
-        assert view.sockets == [f"ws://127.0.0.1:{served.port}/ws?" + view.sockets[0].split("?", 1)[1]]
+        assert len(view.sockets) == 1 and view.sockets[0].startswith(f"ws://127.0.0.1:{served.port}/ws?")
 
 
 def test_with_a_token_the_page_works_and_without_it_is_refused(toy_run: Path, tmp_path: Path, open_page: Any) -> None:
@@ -166,3 +166,30 @@ def test_export_in_the_browser_is_a_download_and_writes_nothing_on_the_server(
         assert view.outside == []
     assert sorted(p.name for p in tmp_path.rglob("*") if p.suffix in (".csv", ".jsonl")) == []
     assert sorted((p.name, p.stat().st_mtime_ns) for p in toy_run.iterdir()) == run_files
+
+
+VIOLATIONS_HOOK = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (event) => window.__violations.push(event.blockedURI));
+"""
+
+
+def test_a_crafted_link_cannot_make_the_page_fetch_from_elsewhere(tmp_path: Path, open_page: Any) -> None:
+    # textual.js fetches the URL given as ?ping= before it connects; the page's Content-Security-Policy stops it
+    # in the browser, before any request is made (the route below would otherwise record it).
+    run = tmp_path / "run"
+    run.mkdir()
+    with serve(run, cwd=tmp_path) as served:
+        view = open_page(served.port)
+        view.context.add_init_script(VIOLATIONS_HOOK)
+        beacon = "http://outside.example/beacon"
+        response = view.page.goto(f"{served.url}?ping={beacon}")
+        assert response is not None and response.status == 200
+        violations: list[str] = []
+        for _ in range(600):  # bounded: until the browser blocks it, or the request goes out
+            violations = view.page.evaluate("() => window.__violations")
+            if violations or view.outside:
+                break
+            view.page.wait_for_timeout(50)
+        assert view.outside == []
+        assert violations == [beacon]

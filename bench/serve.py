@@ -9,6 +9,9 @@ names one) at the same terminal size (the browser's, read from xterm.js, is give
   fresh browser context (nothing cached) on headless Chromium and times from ``page.goto`` (the request)
   to the page's load event (page, script, styles and fonts), then to xterm.js's buffer holding the header
   with the run's last step. Each tab starts its own app process on the server, as a user's first load does.
+- the same without a browser: an aiohttp websocket client at the same size, from connecting to the header's
+  text in the bytes the app sends (escape sequences removed). What the server and its app cost; the rest of
+  the browser's figure is the page and xterm.js (and Chromium's share of the CPU).
 - baseline, tmux: ``tmux new-session -d -x COLS -y ROWS "python -m evotui watch DIR"``, timed from that
   command to ``tmux capture-pane`` showing the same header.
 
@@ -19,13 +22,16 @@ so that load from the other users of the machine falls on both alike; noise only
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import re
 import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +77,35 @@ def browser_take(browser: object, url: str, step: int) -> tuple[float, float, tu
         return loaded, on_screen, (int(size[0]), int(size[1]))
     finally:
         context.close()
+
+
+ESCAPES = re.compile(rb"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Z0-9]|\x1b[=>78]")
+
+
+def websocket_take(port: int, step: int, size: tuple[int, int]) -> float:
+    """Seconds from connecting a websocket to the header's text arriving, no browser."""
+    import aiohttp
+
+    header = f"step {step:,}/".encode()
+
+    async def take() -> float:
+        async with aiohttp.ClientSession() as session:
+            started = time.perf_counter()
+            url = f"http://127.0.0.1:{port}/ws?width={size[0]}&height={size[1]}"
+            async with session.ws_connect(url) as socket:
+                received = b""
+                async for message in socket:
+                    if message.type == aiohttp.WSMsgType.BINARY:
+                        received += message.data
+                        if header in ESCAPES.sub(b"", received):
+                            return time.perf_counter() - started
+                    elif message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                        break
+        raise SystemExit("the app closed before showing its header")
+
+    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(asyncio.wait_for(take(), TIMEOUT))).result()
 
 
 def tmux(*args: str) -> subprocess.CompletedProcess[str]:
@@ -126,6 +161,7 @@ def main() -> None:
             loads: list[float] = []
             pages: list[float] = []
             terminals: list[float] = []
+            sockets: list[float] = []
             try:
                 browser_take(browser, served.url, step)  # warm-up: disk cache, Chromium's first page
                 tmux_take(run, step, (133, 34), cwd)
@@ -134,6 +170,7 @@ def main() -> None:
                     loads.append(loaded)
                     pages.append(on_screen)
                     terminals.append(tmux_take(run, step, size, cwd))
+                    sockets.append(websocket_take(served.port, step, size))
             finally:
                 browser.close()
                 playwright.stop()
@@ -142,6 +179,7 @@ def main() -> None:
     print(f"{'evotui serve: start to listening':<44} {server_start * 1000:7.0f} ms (once, not in the figures below)")
     print(summary("browser: request to page loaded", loads))
     print(summary("browser: request to the header on screen", pages))
+    print(summary("no browser: websocket connect to the header", sockets))
     print(summary("baseline, tmux: evotui watch to the header", terminals))
     ratio = min(pages) / min(terminals)
     print(f"browser / tmux (best): {ratio:.2f}x; the machine is shared: figures are noisy, best-of is the fairest")

@@ -144,8 +144,16 @@ def export_command(directory: str, output: str) -> None:
     default=None,
     help="Access token (also from $EVOTUI_SERVE_TOKEN, unseen by ps). Default: none on loopback, else generated.",
 )
-@click.option("--interval", type=click.FloatRange(min=0.05, max=3600), default=0.5, show_default=True, help="Poll, s.")
-@click.option("--max-sessions", type=click.IntRange(1, 64), default=8, show_default=True, help="Viewers open at once.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two looks at the directory (each viewer).",
+)
+@click.option(
+    "--max-sessions", type=click.IntRange(1, 64), default=8, show_default=True, help="Viewers (tabs) open at once."
+)
 def serve_command(directory: Path, host: str, port: int, token: str | None, interval: float, max_sessions: int) -> None:
     """Serve `evotui watch DIRECTORY` in a browser: one viewer per tab, read-only (needs the serve extra).
 

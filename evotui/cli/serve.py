@@ -26,7 +26,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_MAX_SESSIONS = 8
 # Characters that stand as they are in a URL's query and path (RFC 3986 "unreserved"): the printed URL works.
-TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{8,}")
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{16,}")  # 16+: the server does not slow down guessers
 
 
 class ServeError(Exception):
@@ -104,7 +104,7 @@ def plan_serve(
     if token is not None:
         token = token.strip()
         if not TOKEN_PATTERN.fullmatch(token):
-            raise ServeError("--token: give at least 8 characters from A-Z a-z 0-9 . _ ~ - (or omit it: one is made)")
+            raise ServeError("--token: give at least 16 characters from A-Z a-z 0-9 . _ ~ - (or omit it: one is made)")
     elif not is_loopback(host):
         token = secrets.token_urlsafe(24)
     return ServePlan(directory.resolve(), host, port, token, interval, max_sessions)

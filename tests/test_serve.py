@@ -45,7 +45,15 @@ def test_loopback_needs_no_token_and_any_other_address_gets_one(tmp_path: Path) 
 
 @pytest.mark.parametrize(
     "token",
-    ["", "short", "fifteen-chars-x", "has space in it ok", "amp&ersand=1-long-x", "slash/slash/x-long", "ünïcödé-token-long"],
+    [
+        "",
+        "short",
+        "fifteen-chars-x",  # one short of 16
+        "has space in it ok",
+        "amp&ersand=1-long-x",
+        "slash/slash/x-long",
+        "ünïcödé-token-long",
+    ],
 )
 def test_a_token_that_would_not_survive_a_url_is_refused(tmp_path: Path, token: str) -> None:
     result = CliRunner().invoke(main, ["serve", str(tmp_path), "--host", "0.0.0.0", "--token", token])

@@ -7,6 +7,7 @@ snapshot: outputs, loss and similarity at that step, and statuses judged by the 
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding, BindingType
 
 from evotui.analysis.dynamics import RunDynamics, compute_dynamics
-from evotui.analysis.export import iter_rows, write_rows
+from evotui.analysis.export import export_format, iter_rows, write_rows, write_rows_to
 
 # The screens are imported when first opened (as the watch screen does for help and the run picker):
 # the app starts without them.
@@ -112,10 +113,17 @@ class DynamicsActions:
         steps = self.state.history.steps
         self.travel_to(steps[steps.index(self.view_step) + 1])
 
+    def _still_reading(self) -> bool:
+        """The run's snapshots or their analysis are not there yet: say so (a key must never do nothing)."""
+        if self.state.dynamics is not None and self.rows is not None:
+            return False
+        self.notify("still reading the run: try again in a moment", severity="warning", timeout=3)
+        return True
+
     def action_pick_step(self) -> None:
         from evotui.watch.screens.step_picker import StepPickerScreen
 
-        if self.state.dynamics is None:
+        if self._still_reading() or self.state.dynamics is None:
             return
         self.app.push_screen(StepPickerScreen(self.state.dynamics, self._current_step()), self._travel_if_chosen)
 
@@ -124,7 +132,7 @@ class DynamicsActions:
         from evotui.watch.screens.data_map import DataMapScreen
 
         dynamics = self.view_dynamics()
-        if dynamics is None:
+        if self._still_reading() or dynamics is None:
             return
 
         def chosen(region: str | None) -> None:
@@ -136,7 +144,7 @@ class DynamicsActions:
     def action_regressions(self) -> None:
         from evotui.watch.screens.regressions import RegressionsScreen
 
-        if self.state.dynamics is not None:
+        if not self._still_reading() and self.state.dynamics is not None:
             self.app.push_screen(RegressionsScreen(self.state.dynamics), self._travel_if_chosen)
 
     def _travel_if_chosen(self, step: int | None) -> None:
@@ -147,6 +155,8 @@ class DynamicsActions:
     def action_compare(self) -> None:
         from evotui.watch.screens.compare import CompareScreen
 
+        if self._still_reading():
+            return
         history, dynamics = self.state.history, self.state.dynamics
         step_b = self._current_step()
         if dynamics is None or step_b is None or history.steps.index(step_b) == 0 or self.rows is None:
@@ -176,6 +186,8 @@ class DynamicsActions:
         what = f"Export the {shown:,} example{'s' if shown != 1 else ''} shown"
         if self.view_step is not None:
             what += f", as of step {self.view_step:,}"
+        if self.app.is_web:
+            what += " (a download in your browser)"
         self.app.push_screen(ExportScreen(self.default_export_path(), what), self._export_to)
 
     def _export_to(self, path: str | None) -> None:
@@ -183,6 +195,9 @@ class DynamicsActions:
             return
         # Everything is taken now, on the UI thread; only the writing runs in the thread.
         rows = iter_rows(self.state.history, self.view_dynamics(), self.rows.order.tolist(), self.view_step)
+        if self.app.is_web:
+            self._export_to_browser(Path(path).name, rows)
+            return
         target = Path(path).expanduser().absolute()
         self.notify(f"exporting {len(self.rows):,} examples to {target}", title="export", markup=False, timeout=3)
 
@@ -198,3 +213,18 @@ class DynamicsActions:
             self.app.call_from_thread(self.notify, f"wrote {count:,} rows to {target}", title="export", markup=False)
 
         self.run_worker(write, thread=True, exit_on_error=False, group="export", description="export rows")
+
+    def _export_to_browser(self, name: str, rows: Any) -> None:
+        """In a browser (`evotui serve`) the file is a download: the viewer never writes on the server's disk."""
+
+        def build() -> None:
+            buffer = io.BytesIO()
+            count = write_rows_to(buffer, export_format(name), rows)
+            self.last_export = (Path(name), count)
+            mime = "text/csv" if name.lower().endswith(".csv") else "application/x-ndjson"
+            self.app.call_from_thread(self.app.deliver_binary, buffer, save_filename=name, mime_type=mime)
+            self.app.call_from_thread(
+                self.notify, f"{count:,} rows sent to your browser as {name}", title="export", markup=False
+            )
+
+        self.run_worker(build, thread=True, exit_on_error=False, group="export", description="export rows")

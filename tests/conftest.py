@@ -20,22 +20,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# The test modules that drive the real app under Pilot.
-APP_TEST_FILES = {
-    "test_watch_app.py",
-    "test_watch_snapshots.py",
-    "test_watch_service.py",
-    "test_app_dynamics.py",
-    "test_reliability_watch.py",
-}
+def _drives_the_app(module: object) -> bool:
+    """A test module that builds the real app (``make_app``) to drive it under Pilot."""
+    return getattr(module, "make_app", None) is not None or getattr(module, "app_for", None) is not None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("slow") is not None:
             continue
-        name = Path(str(item.fspath)).name
-        item.add_marker(pytest.mark.app if name in APP_TEST_FILES else pytest.mark.unit)
+        module = getattr(item, "module", None)
+        item.add_marker(pytest.mark.app if _drives_the_app(module) else pytest.mark.unit)
 
 
 @pytest.fixture(autouse=True)

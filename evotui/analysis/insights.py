@@ -104,7 +104,6 @@ OUTPUT_STATE_MIN = 3
 MIN_EXAMPLES_FOR_SHARES = 10
 YOUNG_SNAPSHOTS = 10
 YOUNG_FRACTION = 0.1
-LEARNING_STARTED = 0.10
 SLICE_ALPHA = 0.01
 SLICE_MIN = 5
 SLICE_MIN_GAP = 0.10
@@ -641,12 +640,11 @@ def _output_states(
     MIN_EXAMPLES_FOR_SHARES (10) examples evaluated. ``step`` is where the current stretch began
     (searched back through the snapshots).
 
-    Severity. A base model often echoes or rambles to the limit, and early in training a model answers
-    everything with the commonest answer (the toy run: "2" for all 100 sums at step 25): not alarms. So a
-    pathology that began after the run started learning (accuracy LEARNING_STARTED, 10 points, above the
-    first snapshot's) is a warning at once; one from before that is info while the run is young (fewer
-    than YOUNG_SNAPSHOTS (10) snapshots after the first, or under YOUNG_FRACTION (10%) of max_steps when
-    run.json gives it) and a warning once it outlives that.
+    Severity. A base model often echoes or rambles to the limit, and early in training a small model
+    answers many inputs with a few common answers (the toy run: "2" for all 100 sums at step 25, "17" for
+    35% of 60 sums at step 175 of 400): not alarms. So while the run is young (fewer than YOUNG_SNAPSHOTS
+    (10) snapshots after the first, or under YOUNG_FRACTION (10%) of max_steps when run.json gives it) a
+    pathology is info; after that it is a warning (critical for a collapse onto one output for 80%).
     """
     last = len(steps) - 1
     latest = columns[last]
@@ -659,16 +657,9 @@ def _output_states(
     young = last < YOUNG_SNAPSHOTS or (
         max_steps is not None and max_steps > 0 and steps[last] < YOUNG_FRACTION * max_steps
     )
-    accuracy = [t.accuracy if t is not None else math.nan for t in transitions]
-    first = columns[0].exact
-    accuracy[0] = float(np.nanmean(first)) if np.any(~np.isnan(first)) else math.nan
-    learning_from = next((k for k, a in enumerate(accuracy) if a >= accuracy[0] + LEARNING_STARTED), None)
-
     def grade(start: int, severe: bool = False) -> tuple[Severity, str]:
         alarm = Severity.CRITICAL if severe else Severity.WARNING
         since = f"since step {steps[start]:,}" if start else f"since the first snapshot (step {steps[0]:,})"
-        if learning_from is not None and start > learning_from:
-            return alarm, since + f", after the run had started learning (step {steps[learning_from]:,})"
         if young:
             return Severity.INFO, since + ": early in training, before the model has learned much"
         return alarm, since + ", and training has not cleared it"

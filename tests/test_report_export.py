@@ -113,7 +113,7 @@ def test_export_csv_long_table(run_dir: Path, tmp_path: Path) -> None:
     assert ("30", "c") not in by_key
     a20 = by_key[("20", "a")]
     assert (a20["exact_match"], a20["model_output"], a20["forgotten_here"]) == ("false", "x", "true")
-    assert (a20["status"], a20["forget_count"], a20["learned_step"], a20["learned_after"]) == (
+    assert (a20["status"], a20["forgets"], a20["learned_step"], a20["learned_after"]) == (
         "unstable",
         "1",
         "30",
@@ -202,10 +202,10 @@ def test_report_and_export_agree_with_the_files_of_a_real_run(trained_run: Path,
             assert row["model_output"] == source.model_output
             assert row["exact_match"] == source.exact_match
             assert row["loss"] == pytest.approx(source.loss)
-    # Each example's forget_count is the number of its rows marked forgotten_here.
+    # Each example's forgets is the number of its rows marked forgotten_here.
     for example_id in history.example_ids:
         mine = [r for r in rows if r["example_id"] == example_id]
-        assert sum(bool(r["forgotten_here"]) for r in mine) == mine[0]["forget_count"]
+        assert sum(bool(r["forgotten_here"]) for r in mine) == mine[0]["forgets"]
         assert len({r["status"] for r in mine}) == 1
 
 

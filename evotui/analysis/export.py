@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import json
 import os
 import re
@@ -88,8 +87,13 @@ def export_format(path: str | os.PathLike[str], allowed: Iterable[str] = FORMATS
         given = f'"{suffix}"' if suffix else "no extension"
         names = " or ".join(allowed)
         raise ExportFormatError(f"cannot export to {Path(path).name}: {given}; name the file {names}")
-    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
-        raise ExportFormatError(f"writing {Path(path).name} needs pyarrow, which is not installed: {PARQUET_HINT}")
+    if fmt == "parquet":
+        try:
+            import pyarrow.parquet  # noqa: F401  (only to know it is there: a broken install counts as missing)
+        except ImportError:
+            raise ExportFormatError(
+                f"writing {Path(path).name} needs pyarrow, which is not installed: {PARQUET_HINT}"
+            ) from None
     return fmt
 
 

@@ -85,7 +85,7 @@ def export_format(path: str | os.PathLike[str], allowed: Iterable[str] = FORMATS
     fmt = FORMATS.get(suffix) if suffix in allowed else None
     if fmt is None:
         given = f'"{suffix}"' if suffix else "no extension"
-        names = " or ".join(allowed)
+        names = allowed[0] if len(allowed) == 1 else ", ".join(allowed[:-1]) + " or " + allowed[-1]
         raise ExportFormatError(f"cannot export to {Path(path).name}: {given}; name the file {names}")
     if fmt == "parquet":
         try:

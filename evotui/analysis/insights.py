@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -599,17 +599,24 @@ def _plateau(history: RunHistory, steps: list[int], transitions: list[_Transitio
 
 # -- output pathologies ----------------------------------------------------------------------------
 def _blank_mask(col: StepColumn) -> np.ndarray:
-    return np.fromiter((o is not None and not o.strip() for o in col.outputs), dtype=bool, count=len(col.outputs))
+    # Cheap count first (C loops): most snapshots have no blank output, and then no mask is built.
+    outputs = col.outputs
+    if not outputs.count("") and not any(map(str.isspace, filter(None, outputs))):
+        return np.zeros(len(outputs), dtype=bool)
+    return np.fromiter((o is not None and not o.strip() for o in outputs), dtype=bool, count=len(outputs))
 
 
-def _echo_mask(col: StepColumn, inputs: Sequence[str], expected: Sequence[str]) -> np.ndarray:
-    def echoes(i: int, output: str | None) -> bool:
-        if not output:
-            return False
-        prompt = inputs[i].strip() if i < len(inputs) else ""
-        return len(prompt) >= 4 and prompt in output and prompt not in expected[i]
-
-    return np.fromiter((echoes(i, o) for i, o in enumerate(col.outputs)), dtype=bool, count=len(col.outputs))
+def _echo_mask(col: StepColumn, prompts: Sequence[str], expected: Sequence[str]) -> np.ndarray:
+    """``prompts``: the inputs, stripped. One comprehension over zip: this runs on every new snapshot."""
+    n = len(col.outputs)
+    return np.fromiter(
+        (
+            o is not None and len(p) >= 4 and p in o and p not in e
+            for p, o, e in zip(prompts[:n], col.outputs, expected[:n], strict=False)
+        ),
+        dtype=bool,
+        count=min(n, len(prompts)),
+    )
 
 
 def _output_states(
@@ -737,7 +744,15 @@ def _output_states(
             )
         )
 
-    state(Kind.PROMPT_ECHO, "repeat their input", lambda col: _echo_mask(col, inputs, expected))
+    prompts: list[str] = []
+
+    def echo_mask(col: StepColumn) -> np.ndarray:
+        if not prompts:
+            prompts.extend(text.strip() for text in inputs)
+        mask = _echo_mask(col, prompts, expected)
+        return mask if mask.shape[0] == len(col.outputs) else _padded(mask, len(col.outputs), False)
+
+    state(Kind.PROMPT_ECHO, "repeat their input", echo_mask)
     state(Kind.EMPTY_OUTPUT, "are empty", _blank_mask)
     state(Kind.TRUNCATED, "stop at max_new_tokens", lambda col: col.hit_limit)
     return out
@@ -789,10 +804,9 @@ def _slices(history: RunHistory, dynamics: RunDynamics, slices: list[Slice]) -> 
         in_learned = s.mask[learned]
         n1 = int(in_learned.sum())
         if n1 >= SLICE_MIN and learned_steps.size - n1 >= SLICE_MIN:
-            med_in = float(np.median(learned_steps[in_learned]))
-            med_out = float(np.median(learned_steps[~in_learned]))
-            p = mann_whitney(ranks, in_learned, tie_term) if med_in != med_out else 1.0
-            tests.append((s, "learned_step", p, {"median_learned": med_in, "rest_median_learned": med_out, "n": n1}))
+            # Medians only for what passes the test (below): they are the costly part of a live update.
+            p = mann_whitney(ranks, in_learned, tie_term)
+            tests.append((s, "learned_step", p, {"n": n1, "in_learned": in_learned}))
     if not tests:
         return []
     adjusted = holm([t[2] for t in tests])
@@ -801,6 +815,12 @@ def _slices(history: RunHistory, dynamics: RunDynamics, slices: list[Slice]) -> 
     for (s, measure, p, figures), p_adj in zip(tests, adjusted, strict=True):
         if p_adj >= SLICE_ALPHA:
             continue
+        if measure == "learned_step":
+            in_learned = figures.pop("in_learned")
+            figures["median_learned"] = float(np.median(learned_steps[in_learned]))
+            figures["rest_median_learned"] = float(np.median(learned_steps[~in_learned]))
+            if figures["median_learned"] == figures["rest_median_learned"]:
+                continue  # the same snapshot: nothing to act on
         if measure == "accuracy":
             worse = figures["accuracy"] < figures["rest_accuracy"]
             text = (
@@ -819,7 +839,7 @@ def _slices(history: RunHistory, dynamics: RunDynamics, slices: list[Slice]) -> 
             severity=Severity.INFO,
             step=latest,
             message=text,
-            example_ids=tuple(history.example_ids[i] for i in np.flatnonzero(s.mask).tolist()),
+            example_ids=(),  # filled in below, for the slices kept only (a slice may hold most examples)
             key=f"slice:{s.label}:{measure}",
             p_value=p_adj,
             data={"slice": s.label, "measure": measure, "p_raw": p, "tests": len(tests), "worse": worse, **figures},
@@ -835,7 +855,8 @@ def _slices(history: RunHistory, dynamics: RunDynamics, slices: list[Slice]) -> 
         if not insight.data["worse"] and any(np.array_equal(mask, ~o) for _, o in masks):
             continue
         masks.append((measure, mask))
-        kept.append(insight)
+        ids = history.example_ids
+        kept.append(replace(insight, example_ids=tuple(ids[i] for i in np.flatnonzero(mask).tolist())))
         if len(kept) >= SLICE_MAX_REPORTED:
             break
     return kept

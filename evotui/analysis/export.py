@@ -31,7 +31,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -452,30 +452,17 @@ def export_difficulty(
 
 
 # -- examples back into training -------------------------------------------------------------------------
-def _source_rows(source: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """The rows of an examples file by the id ``tracker.examples`` gives them (its own id, else ex_NNN)."""
-    from tracker.examples import load_examples
-
-    path = Path(source)
-    if path.suffix == ".json":
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    else:
-        with open(path, encoding="utf-8") as fh:
-            rows = [json.loads(line) for line in fh if line.strip()]
-    examples = load_examples(rows, max_examples=None)
-    return {e.example_id: row for e, row in zip(examples, rows, strict=True)}
-
-
 def example_rows(
     history: RunHistory,
     indices: Sequence[int],
     shape: str = "auto",
-    source: str | os.PathLike[str] | None = None,
+    source: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Training rows for the examples at ``indices``: the ``source`` file's own rows when given (the
-    shape they came in, byte for byte in meaning), else built from the stored input and expected
-    output in ``shape``: "input" (``input``/``output``, also for "auto"), "prompt"
-    (``prompt``/``completion``) or "messages" (a user turn and an assistant turn). The stored input of a
+    """Training rows for the examples at ``indices``: the original rows when ``source`` gives them (by
+    example id: ``evotui.cli.export.source_rows`` reads an examples file as ``tracker.examples`` does),
+    the shape they came in, else built from the stored input and expected output in ``shape``: "input"
+    (``input``/``output``, also for "auto"), "prompt" (``prompt``/``completion``) or "messages" (a user
+    turn and an assistant turn). The stored input of a
     chat example is its prompt turns as the viewer shows them: only ``source`` gives back a system prompt
     or earlier turns. Each row keeps its id (``id``) and the example's metadata, less the tracker's
     per-step keys. Raises ValueError when ``source`` lacks one of the examples."""
@@ -483,7 +470,7 @@ def example_rows(
 
     if shape not in SHAPES:
         raise ValueError(f"unknown shape {shape!r}: choose from {', '.join(SHAPES)}")
-    by_id = _source_rows(source) if source is not None else None
+    by_id = source
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
     for i in indices:
@@ -493,7 +480,7 @@ def example_rows(
             if row is None:
                 missing.append(example_id)
             else:
-                rows.append(row)
+                rows.append(dict(row))
             continue
         text, answer = history.inputs[i], history.expected[i]
         row = {"id": example_id}
@@ -509,7 +496,7 @@ def example_rows(
         rows.append(row)
     if missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        raise ValueError(f"{len(missing)} example(s) of the run are not in {source}: {shown}")
+        raise ValueError(f"{len(missing)} example(s) of the run are not in the examples given: {shown}")
     return rows
 
 
@@ -518,7 +505,7 @@ def export_examples(
     history: RunHistory,
     indices: Sequence[int],
     shape: str = "auto",
-    source: str | os.PathLike[str] | None = None,
+    source: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> int:
     """Write ``example_rows`` to ``path`` (.jsonl); returns the rows written."""
     export_format(path, allowed=[".jsonl"])

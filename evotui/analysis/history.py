@@ -226,6 +226,7 @@ class RunHistory:
             example_ids=list(self.example_ids),
             inputs=list(self.inputs),
             expected=list(self.expected),
+            metadata=list(self.metadata),
             steps=list(self.steps),
             columns=dict(self.columns),
             version=self.version,

@@ -139,9 +139,20 @@ class Insight:
             "message": self.message,
             "example_ids": list(self.example_ids),
             "key": self.key,
-            "p_value": self.p_value,
-            "data": dict(self.data),
+            "p_value": _json_safe(self.p_value),
+            "data": {k: _json_safe(v) for k, v in self.data.items()},
         }
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as None (JSON has neither), numpy scalars as Python numbers."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
 
 
 # -- formatting --------------------------------------------------------------------------------------
@@ -664,6 +675,7 @@ def _output_states(
     young = last < YOUNG_SNAPSHOTS or (
         max_steps is not None and max_steps > 0 and steps[last] < YOUNG_FRACTION * max_steps
     )
+
     def grade(start: int, severe: bool = False) -> tuple[Severity, str]:
         alarm = Severity.CRITICAL if severe else Severity.WARNING
         since = f"since step {steps[start]:,}" if start else f"since the first snapshot (step {steps[0]:,})"

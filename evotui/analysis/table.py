@@ -66,6 +66,8 @@ class TableQuery:
     sort: str = "id"
     reverse: bool = False
     step: int | None = None  # None: the latest snapshot
+    only: tuple[int, ...] | None = None  # just these examples (an insight's evidence); None: no such filter
+    only_label: str = ""  # what ``only`` is, for the filter bar
 
 
 @dataclass
@@ -265,6 +267,10 @@ def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> 
         texts = search_text(history, columns)
         text_mask = np.fromiter((needle in t for t in texts), dtype=bool, count=n)
         mask = text_mask if mask is None else mask & text_mask
+    if query.only is not None:
+        chosen = np.zeros(n, dtype=bool)
+        chosen[[i for i in query.only if i < n]] = True
+        mask = chosen if mask is None else mask & chosen
     indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
     # The default (sort "id", not reversed) is file order: the order the examples first appeared in,
     # which is usually the dataset's. Reversed, "id" really sorts by id (natural order, descending),

@@ -41,7 +41,14 @@ def check_watch_path(path: Path) -> str | None:
     show_default=True,
     help="Seconds between two looks at the directory.",
 )
-def watch_command(directory: Path, interval: float) -> None:
+@click.option("--bell", is_flag=True, help="Ring the terminal bell for each new insight of severity warning or higher.")
+@click.option(
+    "--alerts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append each new insight (warning or higher) to FILE as one JSON line, once per insight, across restarts.",
+)
+def watch_command(directory: Path, interval: float, bell: bool, alerts: Path | None) -> None:
     """Watch a run directory (or a directory of runs) live.
 
     DIRECTORY may not exist yet: the viewer waits for the first snapshot.
@@ -51,7 +58,7 @@ def watch_command(directory: Path, interval: float) -> None:
         raise click.ClickException(problem)
     from evotui.watch.app import make_app  # textual is imported only for the command that needs it
 
-    make_app(directory, interval=interval).run()
+    make_app(directory, interval=interval, bell=bell, alerts=alerts).run()
 
 
 @main.command("demo")

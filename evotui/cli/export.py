@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -17,6 +19,21 @@ from evotui.analysis.export import (
     select_examples,
 )
 from evotui.cli.run_dir import load_or_fail, no_snapshots, visible
+
+
+def source_rows(path: str) -> dict[str, dict[str, Any]]:
+    """The rows of an examples file (JSONL, or a .json list) by the id ``tracker.examples`` gives them
+    (the row's own ``id``/``example_id``, else ``ex_NNN`` by position): what --examples reads."""
+    from tracker.examples import load_examples
+
+    source = Path(path)
+    if source.suffix == ".json":
+        rows = json.loads(source.read_text(encoding="utf-8"))
+    else:
+        with open(source, encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh if line.strip()]
+    examples = load_examples(rows, max_examples=None)
+    return {e.example_id: row for e, row in zip(examples, rows, strict=True)}
 
 
 def run_export(
@@ -48,13 +65,17 @@ def run_export(
     chosen = history.n_examples if indices is None else len(indices)
     which = f" ({', '.join(names)})" if names else ""
     try:
+        source = source_rows(examples_source) if examples_source else None
+    except (OSError, ValueError) as exc:  # ExampleError and JSON errors are ValueErrors
+        raise click.ClickException(f"cannot read the examples in {examples_source}: {exc}") from exc
+    try:
         if as_examples:
             rows = export_examples(
                 output,
                 history,
                 indices if indices is not None else range(history.n_examples),
                 shape=shape,
-                source=examples_source,
+                source=source,
             )
             click.echo(f"wrote {rows:,} examples{which} to {output}")
         elif difficulty:

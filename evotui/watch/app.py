@@ -17,6 +17,7 @@ from textual.screen import Screen
 
 from evotui.analysis.runs import find_runs
 from evotui.analysis.table import COLUMN_KEYS, QUICK_FILTERS
+from evotui.watch.alerts import InsightAlerts
 from evotui.watch.screens.main import MainScreen
 from evotui.watch.service import RunService, TailerFactory
 from evotui.watch.tail import DirectoryTailer
@@ -36,9 +37,13 @@ class EvotuiApp(App[None]):
         interval: float = 0.5,
         clock: Clock = time.time,
         tailer_factory: TailerFactory = DirectoryTailer,
+        bell: bool = False,
+        alerts: str | Path | None = None,
     ) -> None:
         super().__init__()
         self.path = Path(path)
+        # Which insights were announced (once each), the bell and the alerts file: the session's, not a screen's.
+        self.insight_alerts = InsightAlerts(Path(alerts) if alerts is not None else None, bell=bell, clock=clock)
         self.interval = interval
         self.clock = clock
         self.tailer_factory = tailer_factory  # the tailing itself, injectable (tests: a tailer that fails)
@@ -139,6 +144,7 @@ class EvotuiApp(App[None]):
                 )
             yield SystemCommand("Toggle detail pane", "Detail pane full height", screen.action_toggle_detail)
             yield SystemCommand("Skipped files", "Files that could not be read, and why", screen.action_show_skipped)
+            yield SystemCommand("Insights", "Regressions, collapse, slices... (i)", screen.action_insights)
 
 
 def make_app(
@@ -146,7 +152,10 @@ def make_app(
     interval: float = 0.5,
     clock: Clock = time.time,
     tailer_factory: TailerFactory = DirectoryTailer,
+    bell: bool = False,
+    alerts: str | Path | None = None,
 ) -> EvotuiApp:
     """The app for ``evotui watch PATH``; tests pass a frozen ``clock``, a short ``interval`` and, to
-    check the failure path, a ``tailer_factory`` whose tailer fails."""
-    return EvotuiApp(path, interval=interval, clock=clock, tailer_factory=tailer_factory)
+    check the failure path, a ``tailer_factory`` whose tailer fails. ``bell`` and ``alerts`` (a file):
+    how new insights are announced besides a notification (``evotui.watch.alerts``)."""
+    return EvotuiApp(path, interval=interval, clock=clock, tailer_factory=tailer_factory, bell=bell, alerts=alerts)

@@ -160,9 +160,12 @@ class DynamicsActions:
 
     def travel_note(self) -> str:
         step = self.view_step
+        # An insight's evidence shown (``i``, then enter): say which, and how to leave it.
+        only = f"{self.query_state.only_label} (esc: all)" if self.query_state.only is not None else ""
         if step is None:
-            return ""
-        return f"as of step {step:,} (computing…)" if self.travel_pending else f"as of step {step:,} (esc: latest)"
+            return only
+        note = f"as of step {step:,} (computing…)" if self.travel_pending else f"as of step {step:,} (esc: latest)"
+        return f"{note} · {only}" if only else note
 
     def travel_to(self, step: int | None) -> None:
         """Show the table as of ``step``; the latest step (or None) follows the run live again."""

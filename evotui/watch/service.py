@@ -156,6 +156,8 @@ class RunService:
         self._version = 0
         self._dynamics: RunDynamics | None = None
         self._derived_version = -1  # history version the dynamics were computed for
+        self._insight_engine: Any = None  # evotui.analysis.insights.InsightEngine, made in the thread
+        self._insights: tuple[Any, ...] = ()
 
     # -- lifecycle (UI thread) ------------------------------------------------------------------------
     @property
@@ -298,7 +300,24 @@ class RunService:
 
                 self._dynamics = compute_dynamics(history, keep_matrices=False)
             self._derived_version = history.version
+            self._insights = self._find_insights(history)
         return history
+
+    def _find_insights(self, history: RunHistory) -> tuple[Any, ...]:
+        """The run's insights (issue 14), incrementally: the engine keeps its per-snapshot work. A failure
+        here is logged and leaves the view without insights; it never stops the run's updates."""
+        if self._dynamics is None:
+            return ()
+        try:
+            from evotui.analysis.insights import InsightEngine
+
+            if self._insight_engine is None:
+                self._insight_engine = InsightEngine()
+            return self._insight_engine.update(history, self._dynamics, self._manifest)
+        except Exception as exc:
+            record_failure(f"insights for {self.path}", exc)
+            self._insight_engine = None
+            return ()
 
     def _make_view(self, history: RunHistory, **extra: Any) -> RunView:
         self._version += 1
@@ -317,6 +336,7 @@ class RunService:
             load=LoadProgress(self._progress.done, self._progress.total),
             failure=self._failure,
             holds_runs=self._holds_runs,
+            insights=self._insights,
             **extra,
         )
 

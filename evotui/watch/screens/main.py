@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input
 
 from evotui.analysis.table import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.watch.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
+from evotui.watch.insight_actions import INSIGHT_BINDINGS, InsightActions
 from evotui.watch.messages import ExampleSelected
 from evotui.watch.screens.waiting import WaitingScreen
 from evotui.watch.service import RunService, RunUpdated, RunView
@@ -37,7 +38,7 @@ FOOTER_ROOMY_WIDTH = 84  # narrower: a compact footer (MainScreen's footer needs
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
 
 
-class MainScreen(DynamicsActions, Screen[None]):
+class MainScreen(DynamicsActions, InsightActions, Screen[None]):
     """One run, followed live (step travel, data map, compare and export come from DynamicsActions)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -59,6 +60,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         Binding("w", "show_skipped", "Skipped files", show=False),
         Binding("z", "toggle_table", "Table only", show=False),
         *DYNAMICS_BINDINGS,
+        *INSIGHT_BINDINGS,
     ]
 
     def __init__(self, path: Path, clock: Clock = time.time, from_picker: bool = False) -> None:
@@ -146,6 +148,7 @@ class MainScreen(DynamicsActions, Screen[None]):
             latest = view.history.latest_step
             if previous.loaded and latest is not None and latest not in previous.history.columns:
                 self._announce_snapshot(latest)
+        self.announce_insights(previous, view)
         self._update_header()
         if view.loaded:
             self.loaded = True
@@ -313,6 +316,8 @@ class MainScreen(DynamicsActions, Screen[None]):
             self.remove_class("detail-max", "table-max")
         elif self.view_step is not None:
             self.travel_to(None)
+        elif self.clear_evidence():
+            pass  # an insight's evidence was shown: all examples again
         elif self.query_state.text or self.query_state.quick != "all":
             field.value = ""
             self.action_quick("all")

@@ -52,6 +52,11 @@ def watch_command(directory: Path, interval: float, bell: bool, alerts: Path | N
     """Watch a run directory (or a directory of runs) live.
 
     DIRECTORY may not exist yet: the viewer waits for the first snapshot.
+
+    \b
+    Failures of the background reading show in the header with their reason, and
+    their tracebacks go to a log file: $EVOTUI_LOG if set, else
+    $XDG_STATE_HOME/evotui/evotui.log (default ~/.local/state/evotui/evotui.log).
     """
     problem = check_watch_path(directory)
     if problem is not None:

@@ -126,14 +126,15 @@ class DynamicsActions:
         if self._travel_running is not None:
             return  # when it is done, the step viewed then is asked for (``on_travel_computed``)
         self._travel_running = key
-        history = self.state.history  # a frozen view: safe to read from the thread
+        # A frozen view and its dynamics checkpoints: safe to read from the thread.
+        history, checkpoints = self.state.history, self.state.checkpoints
 
         def compute() -> None:
             from evotui.analysis.dynamics import compute_dynamics
 
             dynamics, error = None, None
             try:
-                dynamics = compute_dynamics(history, until_step=key[0])
+                dynamics = compute_dynamics(history, until_step=key[0], checkpoints=checkpoints)
             except Exception as exc:  # shown and logged, never silent
                 log = record_failure(f"dynamics as of step {key[0]}", exc)
                 error = f"{type(exc).__name__}: {exc}" + (f" (log: {log})" if log else "")

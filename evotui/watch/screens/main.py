@@ -19,9 +19,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
+from textual.worker import Worker, WorkerState
 
 from evotui.analysis.table import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.watch.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
+from evotui.watch.failure_log import record_failure
 from evotui.watch.insight_actions import INSIGHT_BINDINGS, InsightActions
 from evotui.watch.messages import ExampleSelected
 from evotui.watch.screens.waiting import WaitingScreen
@@ -152,6 +154,16 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
         self._update_header()
         if view.loaded:
             self.loaded = True
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this screen (export, step travel) that raised: shown and logged, never silent."""
+        error = event.worker.error
+        if event.state != WorkerState.ERROR or error is None:
+            return
+        what = event.worker.description or event.worker.name or "background work"
+        log = record_failure(f"worker: {what}", error)
+        where = f" (traceback in {log})" if log is not None else ""
+        self.notify(visible(f"{what} failed: {type(error).__name__}: {error}{where}"), severity="error", markup=False)
 
     def _sync_waiting(self) -> None:
         if self.state.history.n_steps == 0 and not self.state.load.active:

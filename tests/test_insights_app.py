@@ -62,8 +62,8 @@ def write_steps(directory: Path, ks: range) -> None:
         write_snapshot(directory, snapshot(k), "json", fsync=False)
 
 
-def app_for(directory: Path, alerts: Path | None = None) -> EvotuiApp:
-    return make_app(directory, interval=0.05, clock=lambda: NOW, alerts=alerts)
+def app_for(directory: Path, alerts: Path | None = None, bell: bool = False) -> EvotuiApp:
+    return make_app(directory, interval=0.05, clock=lambda: NOW, alerts=alerts, bell=bell)
 
 
 async def wait_for(pilot: Pilot, condition: Callable[[], bool], what: str) -> None:
@@ -94,7 +94,9 @@ def alert_lines(path: Path) -> list[dict[str, object]]:
 async def test_an_alert_is_written_once_per_insight_as_snapshots_arrive(tmp_path: Path) -> None:
     run, alerts = tmp_path / "run", tmp_path / "alerts.jsonl"
     write_steps(run, range(0, DROP_AT))  # healthy so far
-    app = app_for(run, alerts)
+    app = app_for(run, alerts, bell=True)
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]  # count what would reach the terminal
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: held_steps(pilot) == DROP_AT, "the first snapshots")
         assert alert_lines(alerts) == []  # nothing to say yet
@@ -103,6 +105,7 @@ async def test_an_alert_is_written_once_per_insight_as_snapshots_arrive(tmp_path
         write_steps(run, range(DROP_AT + 1, DROP_AT + 4))  # more snapshots: the same insight, still there
         await wait_for(pilot, lambda: held_steps(pilot) == DROP_AT + 4, "the later snapshots")
         assert any(x.kind.value == "regression" for x in main_screen(pilot).state.insights)
+    assert rings == [1]  # --bell: once, for the one new insight
     lines = alert_lines(alerts)
     assert [(x["kind"], x["step"], x["severity"]) for x in lines] == [("regression", DROP_AT * 100, "critical")]
     assert sorted(lines[0]["example_ids"]) == FORGOTTEN  # type: ignore[arg-type]

@@ -73,7 +73,9 @@ class InsightActions:
     def announce_insights(self, previous: RunView, view: RunView) -> None:
         """Notify (and ring, and append to the alerts file) the insights new in ``view``."""
         alerts = getattr(self.app, "insight_alerts", None)
-        if alerts is None or not view.loaded or view.insights is previous.insights:
+        # Every loaded view, even with no insight: the first one marks the run as seen, so that what
+        # comes later is news (a cheap pass over the few insights).
+        if alerts is None or not view.loaded:
             return
         batch = alerts.take(self.path, view.insights)
         if alerts.problem:

@@ -113,6 +113,7 @@ def test_unknown_selection_and_wrong_extension_are_refused(run_dir: Path, tmp_pa
     assert not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.slow
 def test_parquet_without_pyarrow_names_the_pip_command(run_dir: Path, tmp_path: Path) -> None:
     """pyarrow missing (shadowed here by a package that cannot be imported): a message naming the fix."""
     fake = tmp_path / "fake"
@@ -236,6 +237,7 @@ def test_report_json_lists_insights_with_their_fields(tmp_path: Path) -> None:
     assert "output_collapse" in text and "Insights (" in text
 
 
+@pytest.mark.slow
 def test_report_piped_is_not_cut_to_80_columns(tmp_path: Path) -> None:
     """Not a terminal (a real pipe): columns get their full width, not Rich's 80-column default."""
     question = "What is the capital of the country north of Spain?"  # 50 characters

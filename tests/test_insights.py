@@ -494,6 +494,7 @@ def toy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_real_toy_run_raises_no_alarm_as_its_snapshots_arrive(toy_run: Path) -> None:
     """Replayed snapshot by snapshot as the viewer sees them: no insight of severity warning or higher at
     any point (the early collapse onto one answer and the step-0 rambling are info), and at the end no

@@ -143,7 +143,7 @@ def test_export_jsonl_and_a_filtered_subset(run_dir: Path, tmp_path: Path) -> No
 def test_export_refuses_other_extensions_before_reading(run_dir: Path, tmp_path: Path, name: str) -> None:
     code, out = invoke("export", str(tmp_path / "missing-dir"), "-o", str(tmp_path / name))
     assert code == 1
-    assert "name the file .csv or .jsonl" in out
+    assert "name the file .csv, .jsonl or .parquet" in out
     assert not (tmp_path / name).exists()
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temp file left either
 

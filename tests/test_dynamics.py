@@ -373,3 +373,18 @@ def test_checkpoints_and_new_examples_give_the_same_dynamics_as_from_scratch(see
     for step in history.steps:
         travelled = compute_dynamics(history, until_step=step, checkpoints=checkpoints)
         assert same_dynamics(travelled, compute_dynamics(history, until_step=step))
+
+
+def test_statuses_regions_and_quick_filters_are_one_vocabulary() -> None:
+    from typing import get_args
+
+    from evotui.analysis.dynamics import REGIONS, STATUSES, Region, Status
+    from evotui.analysis.table import QUICK_FILTER_NAMES, QUICK_FILTERS, STATUS_ORDER
+
+    assert get_args(Status) == STATUSES and get_args(Region) == REGIONS
+    names = [name for name, _ in QUICK_FILTERS]  # in the order ``f`` cycles through them
+    assert len(names) == len(set(names)) and set(names) == set(QUICK_FILTER_NAMES)  # one label each
+    assert set(QUICK_FILTER_NAMES) == {"all", "wrong", *STATUSES, *REGIONS}
+    assert sorted(STATUS_ORDER, key=STATUS_ORDER.__getitem__) == [*STATUSES, ""]
+    dyn = compute_dynamics(build({"a": {0: RIGHT, 10: WRONG}, "b": {0: WRONG, 10: RIGHT}, "c": {0: WRONG, 10: WRONG}}))
+    assert set(dyn.status.tolist()) <= set(STATUSES) and set(dyn.region.tolist()) <= {*REGIONS, ""}

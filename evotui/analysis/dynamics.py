@@ -45,15 +45,18 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
 if TYPE_CHECKING:
     from evotui.analysis.history import RunHistory
 
-STATUSES: tuple[str, ...] = ("known", "learned", "unstable", "forgotten", "never")
-REGIONS: tuple[str, ...] = ("easy", "ambiguous", "hard")
+# The vocabulary, declared once: everything else (quick filters, report, table styles) imports these.
+Status = Literal["known", "learned", "unstable", "forgotten", "never"]
+Region = Literal["easy", "ambiguous", "hard"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+REGIONS: tuple[Region, ...] = get_args(Region)
 EASY_CONFIDENCE = 0.75
 HARD_CONFIDENCE = 0.25
 NONE = -1  # "no step" in the int64 step arrays
@@ -101,7 +104,7 @@ class RunDynamics:
     steps: np.ndarray  # (K,) int64, ascending
     accuracy: np.ndarray  # (K,) mean exact match over the examples present, NaN for an empty snapshot
     n_present: np.ndarray  # (K,) examples present in each snapshot
-    status: np.ndarray  # (N,) str: one of STATUSES
+    status: np.ndarray  # (N,) str: one of STATUSES (a Status)
     first_learned: np.ndarray  # (N,) int64 step, -1 none
     learned_step: np.ndarray  # (N,) int64 step, -1 none
     learned_after: np.ndarray  # (N,) int64 step, -1 none: learned in (learned_after, learned_step]
@@ -110,7 +113,7 @@ class RunDynamics:
     variability: np.ndarray  # (N,) float64
     correctness: np.ndarray  # (N,) float64, NaN without an evaluation after step 0
     aleatoric: np.ndarray  # (N,) float64 mean p(1-p)
-    region: np.ndarray  # (N,) str: one of REGIONS or ""
+    region: np.ndarray  # (N,) str: one of REGIONS (a Region) or ""
     regressions: list[Regression]
     learning_speed: LearningSpeed
     # Forgetting events as coordinates, sorted by example then step: example index, snapshot index.

@@ -71,11 +71,12 @@ def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunView(RunFacts):
     """One run as of one moment, ready to draw. Never mutated after it is posted.
 
-    The header's derivations (status, progress, ETA) come from ``RunFacts``.
+    The header's derivations (status, progress, ETA) come from ``RunFacts``. Views compare by identity
+    (``version`` orders the views of one run).
     """
 
     path: Path
@@ -124,6 +125,10 @@ class RunUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunUpdated) and message.view.path == self.view.path
+
+
+class _Closed(Exception):
+    """Raised inside the first read when the service was closed meanwhile."""
 
 
 class RunService:
@@ -210,6 +215,8 @@ class RunService:
         while not self._stop.is_set():
             try:
                 self._cycle()
+            except _Closed:
+                return
             except Exception as exc:  # never silent: logged, shown, and the next poll tries again
                 self._fail(exc)
             self._stop.wait(self.interval)
@@ -237,6 +244,8 @@ class RunService:
 
         def add(f: SnapshotFile, snapshot: Snapshot) -> None:
             nonlocal last_progress
+            if self._stop.is_set():
+                raise _Closed  # closed during a long first read: stop reading now, not after every file
             # Texts once, from the newest snapshot, rather than rewritten for every file.
             self._history.add(snapshot, source=str(f.path), texts=False)
             if not newest or snapshot.training_step >= newest[0][1].training_step:
@@ -325,6 +334,9 @@ class RunService:
         self._built_columns = built
         self._dynamics = builder.result(history.example_ids) if columns else None
         self._derived_version = history.version
+        from evotui.analysis.table import warm_search
+
+        warm_search(history)  # a filter set while snapshots arrive then costs the UI thread a scan only
         self._insights = self._find_insights(history)
         return history
 

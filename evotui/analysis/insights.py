@@ -239,6 +239,17 @@ class _ColumnMemo:
         self._values[(tag, step)] = (tuple(columns), value)
         return value
 
+    def peek(self, tag: str, step: int, columns: Sequence[object]) -> Any:
+        """The value held for these columns, or None (never computes)."""
+        held = self._values.get((tag, step))
+        if (
+            held is not None
+            and len(held[0]) == len(columns)
+            and all(a is b for a, b in zip(held[0], columns, strict=True))
+        ):
+            return held[1]
+        return None
+
     def keep_only(self, steps: set[int]) -> None:
         for key in [k for k in self._values if k[1] not in steps]:
             del self._values[key]
@@ -721,9 +732,10 @@ def _output_states(
                 )
             )
 
-    def state(kind: Kind, what: str, mask_of: Callable[[StepColumn], np.ndarray | None]) -> None:
+    def state(kind: Kind, what: str, mask_of: Callable[[int], Any]) -> None:
         def mask(k: int) -> np.ndarray | None:
-            return memo.get(kind.value, steps[k], [columns[k]], lambda: mask_of(columns[k]))
+            value = memo.get(kind.value, steps[k], [columns[k]], lambda: mask_of(k))
+            return value[1] if isinstance(value, tuple) else value  # (texts version, mask) for the echo
 
         def holds(k: int) -> bool:
             m = mask(k)
@@ -757,16 +769,32 @@ def _output_states(
         )
 
     prompts: list[str] = []
+    texts_version = getattr(history, "texts_version", None)
 
-    def echo_mask(col: StepColumn) -> np.ndarray:
+    def echo_mask(k: int) -> tuple[object, np.ndarray]:
+        """(texts version, mask). A live snapshot shares the output objects that did not change with the
+        one before (``RunHistory.add``): only the changed ones are checked again, the rest copied."""
+        col = columns[k]
+        n = len(col.outputs)
         if not prompts:
             prompts.extend(text.strip() for text in inputs)
+        before = memo.peek(Kind.PROMPT_ECHO.value, steps[k - 1], [columns[k - 1]]) if k else None
+        if before is not None and texts_version is not None and before[0] == texts_version and before[1].shape[0] <= n:
+            previous = columns[k - 1].outputs
+            mask = _padded(before[1], n, False).copy()
+            changed = [j for j, (a, b) in enumerate(zip(previous, col.outputs, strict=False)) if a is not b]
+            changed += range(len(previous), n)
+            for j in changed:
+                o = col.outputs[j]
+                p = prompts[j] if j < len(prompts) else ""
+                mask[j] = o is not None and len(p) >= 4 and p in o and p not in expected[j]
+            return texts_version, mask
         mask = _echo_mask(col, prompts, expected)
-        return mask if mask.shape[0] == len(col.outputs) else _padded(mask, len(col.outputs), False)
+        return texts_version, mask if mask.shape[0] == n else _padded(mask, n, False)
 
     state(Kind.PROMPT_ECHO, "repeat their input", echo_mask)
-    state(Kind.EMPTY_OUTPUT, "are empty", _blank_mask)
-    state(Kind.TRUNCATED, "stop at max_new_tokens", lambda col: col.hit_limit)
+    state(Kind.EMPTY_OUTPUT, "are empty", lambda k: _blank_mask(columns[k]))
+    state(Kind.TRUNCATED, "stop at max_new_tokens", lambda k: columns[k].hit_limit)
     return out
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -330,7 +331,7 @@ def _arrow_column(name: str, values: Any, type_: Any) -> Any:
     return pa.array(list(values), type=type_)
 
 
-def _write_parquet(path: Path, batches: Iterable[Batch], names: Sequence[str]) -> int:
+def _write_parquet(path: Path | IO[bytes], batches: Iterable[Batch], names: Sequence[str]) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -374,31 +375,32 @@ def write_batches(path: str | os.PathLike[str], batches: Iterable[Batch], names:
     return _write_atomically(path, write)
 
 
+def _row_batches(rows: Iterable[dict[str, object]], size: int = 8192) -> Iterator[Batch]:
+    """Long-table rows (dicts as from ``iter_rows``) regrouped into column batches for the writers."""
+    rows = iter(rows)
+    while True:
+        chunk = [row for _, row in zip(range(size), rows, strict=False)]
+        if not chunk:
+            return
+        batch: Batch = {}
+        for name in COLUMNS:
+            values = [row[name] for row in chunk]
+            if name in _FLOAT_COLUMNS:
+                batch[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            elif name in _STEP_COLUMNS:
+                batch[name] = np.array([NONE if v is None else v for v in values], dtype=np.int64)
+            elif name in ("exact_match", "forgotten_here"):
+                batch[name] = np.array(values, dtype=bool)
+            elif name in ("step", "forgets"):
+                batch[name] = np.array(values, dtype=np.int64)
+            else:
+                batch[name] = values
+        yield batch
+
+
 def write_rows(path: str | os.PathLike[str], rows: Iterable[dict[str, object]]) -> int:
     """Write long-table rows (dicts as from ``iter_rows``) to ``path``; safe to run in a thread."""
-    rows = iter(rows)
-
-    def batches() -> Iterator[Batch]:
-        while True:
-            chunk = [row for _, row in zip(range(8192), rows, strict=False)]
-            if not chunk:
-                return
-            batch: Batch = {}
-            for name in COLUMNS:
-                values = [row[name] for row in chunk]
-                if name in _FLOAT_COLUMNS:
-                    batch[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-                elif name in _STEP_COLUMNS:
-                    batch[name] = np.array([NONE if v is None else v for v in values], dtype=np.int64)
-                elif name in ("exact_match", "forgotten_here"):
-                    batch[name] = np.array(values, dtype=bool)
-                elif name in ("step", "forgets"):
-                    batch[name] = np.array(values, dtype=np.int64)
-                else:
-                    batch[name] = values
-            yield batch
-
-    return write_batches(path, batches())
+    return write_batches(path, _row_batches(rows))
 
 
 def export_run(
@@ -518,3 +520,20 @@ def export_examples(
         return len(rows)
 
     return _write_atomically(path, write)
+
+
+def write_rows_to(fh: IO[bytes], fmt: str, rows: Iterable[dict[str, object]]) -> int:
+    """Write rows from ``iter_rows`` to an open binary file as ``fmt`` ("csv", "jsonl" or "parquet");
+    returns the count. For a file that is not on this machine's disk: the download `evotui serve` sends
+    to the browser."""
+    batches = _row_batches(rows)
+    if fmt == "jsonl":
+        return _write_jsonl(fh, batches, COLUMNS)
+    if fmt == "parquet":
+        return _write_parquet(fh, batches, COLUMNS)
+    text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+    try:
+        return _write_csv(text, batches, COLUMNS)
+    finally:
+        text.flush()
+        text.detach()  # the caller keeps ``fh``

@@ -78,10 +78,21 @@ def watch_command(directory: Path, interval: float, bell: bool, alerts: Path | N
 @click.option(
     "--examples", type=click.IntRange(1, 441), default=None, help="Examples tracked (of 441 sums).  [default: 100]"
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="torch threads for the training.  [default: 1, or half the cores beyond two, at most 4]",
+)
 @click.option("--no-watch", is_flag=True, help="Only train (output on this terminal); watch later with evotui watch.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True, help="Viewer poll, s.")
 def demo_command(
-    directory: Path | None, steps: int | None, examples: int | None, no_watch: bool, interval: float
+    directory: Path | None,
+    steps: int | None,
+    examples: int | None,
+    threads: int | None,
+    no_watch: bool,
+    interval: float,
 ) -> None:
     """Train a tiny model on "What is A+B?" in the background and watch it learn, live.
 
@@ -95,12 +106,14 @@ def demo_command(
             directory,
             steps=steps or demo_mod.DEFAULT_STEPS,
             examples=examples or demo_mod.DEFAULT_EXAMPLES,
+            threads=threads,
         )
     except demo_mod.DemoError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f'evotui demo: a tiny Llama learns "What is A+B?" for {plan.steps} steps, '
-        f"{plan.examples} examples tracked ({plan.schedule})."
+        f"{plan.examples} examples tracked (schedule: {plan.schedule}), {plan.threads} torch "
+        f"thread{'s' if plan.threads != 1 else ''}."
     )
     click.echo(f"snapshots: {plan.directory}   training log: {plan.log_path}")
     if no_watch:
@@ -113,7 +126,10 @@ def demo_command(
     try:
         make_app(plan.directory, interval=interval).run()
     finally:
-        code = demo_mod.stop_training(proc)
+        finished = demo_mod.run_finished(plan.directory)
+        if proc.poll() is None and not finished:  # stopping takes a moment (its last state is written): say so
+            click.echo("stopping training...")
+        code = demo_mod.stop_training(proc, finishing=finished)
     if code not in (0, 130, -15):  # 130 / -15: stopped by us when the viewer closed
         click.echo(f"training exited with code {code}; the end of {plan.log_path}:", err=True)
         click.echo(demo_mod.log_tail(plan.log_path), err=True)
@@ -179,3 +195,39 @@ def export_command(
     from evotui.cli.export import run_export
 
     run_export(directory, output, difficulty, select, as_examples, shape, examples_source)
+
+
+@main.command("serve")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on; any but loopback needs a token."
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--token",
+    envvar="EVOTUI_SERVE_TOKEN",
+    default=None,
+    help="Access token (also from $EVOTUI_SERVE_TOKEN, unseen by ps). Default: none on loopback, else generated.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two looks at the directory (each viewer).",
+)
+@click.option(
+    "--max-sessions", type=click.IntRange(1, 64), default=8, show_default=True, help="Viewers (tabs) open at once."
+)
+def serve_command(directory: Path, host: str, port: int, token: str | None, interval: float, max_sessions: int) -> None:
+    """Serve `evotui watch DIRECTORY` in a browser: one viewer per tab, read-only (needs the serve extra).
+
+    Listens on 127.0.0.1 by default: from another machine, ssh -L 8000:localhost:8000 this-machine.
+    """
+    from evotui.cli import serve as serve_mod
+
+    try:
+        plan = serve_mod.plan_serve(directory, host, port, token, interval, max_sessions)
+    except serve_mod.ServeError as exc:
+        raise click.ClickException(str(exc)) from None
+    serve_mod.run_serve(plan)

@@ -11,6 +11,7 @@ filter bar's "as of step ..." note, and the table fills in when they are ready.
 from __future__ import annotations
 
 import bisect
+import io
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,10 +208,17 @@ class DynamicsActions:
         steps = self.state.history.steps
         self.travel_to(steps[steps.index(self.view_step) + 1])
 
+    def _still_reading(self) -> bool:
+        """The run's snapshots or their analysis are not there yet: say so (a key must never do nothing)."""
+        if self.state.dynamics is not None and self.rows is not None:
+            return False
+        self.notify("still reading the run: try again in a moment", severity="warning", timeout=3)
+        return True
+
     def action_pick_step(self) -> None:
         from evotui.watch.screens.step_picker import StepPickerScreen
 
-        if self.state.dynamics is None:
+        if self._still_reading() or self.state.dynamics is None:
             return
         self.app.push_screen(StepPickerScreen(self.state.dynamics, self._current_step()), self._travel_if_chosen)
 
@@ -219,6 +227,8 @@ class DynamicsActions:
         from evotui.watch.screens.data_map import DataMapScreen
 
         dynamics = self.view_dynamics()
+        if self._still_reading():
+            return
         if dynamics is None:
             if self.travel_pending:
                 self.notify("the dynamics as of this step are still being computed", markup=False)
@@ -233,7 +243,7 @@ class DynamicsActions:
     def action_regressions(self) -> None:
         from evotui.watch.screens.regressions import RegressionsScreen
 
-        if self.state.dynamics is not None:
+        if not self._still_reading() and self.state.dynamics is not None:
             self.app.push_screen(RegressionsScreen(self.state.dynamics), self._travel_if_chosen)
 
     def _travel_if_chosen(self, step: int | None) -> None:
@@ -244,6 +254,8 @@ class DynamicsActions:
     def action_compare(self) -> None:
         from evotui.watch.screens.compare import CompareScreen
 
+        if self._still_reading():
+            return
         history, dynamics = self.state.history, self.state.dynamics
         step_b = self._current_step()
         if dynamics is None or step_b is None or history.steps.index(step_b) == 0 or self.rows is None:
@@ -276,6 +288,8 @@ class DynamicsActions:
         what = f"Export the {shown:,} example{'s' if shown != 1 else ''} shown"
         if self.view_step is not None:
             what += f", as of step {self.view_step:,}"
+        if self.app.is_web:
+            what += " (a download in your browser)"
         self.app.push_screen(ExportScreen(self.default_export_path(), what), self._export_to)
 
     def _export_to(self, path: str | None) -> None:
@@ -285,6 +299,9 @@ class DynamicsActions:
 
         # Everything is taken now, on the UI thread; only the writing runs in the thread.
         rows = iter_rows(self.state.history, self.view_dynamics(), self.rows.order.tolist(), self.view_step)
+        if self.app.is_web:
+            self._export_to_browser(Path(path).name, rows)
+            return
         target = Path(path).expanduser().absolute()
         self.notify(f"exporting {len(self.rows):,} examples to {target}", title="export", markup=False, timeout=3)
 
@@ -300,3 +317,21 @@ class DynamicsActions:
             self.app.call_from_thread(self.notify, f"wrote {count:,} rows to {target}", title="export", markup=False)
 
         self.run_worker(write, thread=True, exit_on_error=False, group="export", description="export rows")
+
+    def _export_to_browser(self, name: str, rows: Any) -> None:
+        """In a browser (`evotui serve`) the file is a download: the viewer never writes on the server's disk."""
+
+        from evotui.analysis.export import export_format, write_rows_to  # only when exporting
+
+        def build() -> None:
+            buffer = io.BytesIO()
+            fmt = export_format(name)
+            count = write_rows_to(buffer, fmt, rows)
+            self.last_export = (Path(name), count)
+            mime = {"csv": "text/csv", "jsonl": "application/x-ndjson"}.get(fmt, "application/vnd.apache.parquet")
+            self.app.call_from_thread(self.app.deliver_binary, buffer, save_filename=name, mime_type=mime)
+            self.app.call_from_thread(
+                self.notify, f"{count:,} rows sent to your browser as {name}", title="export", markup=False
+            )
+
+        self.run_worker(build, thread=True, exit_on_error=False, group="export", description="export rows")

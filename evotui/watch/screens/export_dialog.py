@@ -2,6 +2,7 @@
 
 The file's full path is shown and can be edited before anything is written (a bare name would land in
 whatever directory the viewer was started from); an existing file is replaced only after a second enter.
+In a browser (`evotui serve`) the file is a download: only its name is asked for, nothing on the server.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class ExportScreen(ModalScreen[str | None]):
                     "File name ending .csv, .jsonl or .parquet; enter writes, esc cancels."
                 )
             )
-            yield Input(str(full_path(self.default_path)), id="export-path")
+            shown = self.default_path if self.app.is_web else str(full_path(self.default_path))
+            yield Input(shown, id="export-path")
             yield Static("", id="export-where")
             yield Static("", id="export-problem")
 
@@ -60,6 +62,9 @@ class ExportScreen(ModalScreen[str | None]):
         self._describe(self.query_one(Input).value)
 
     def _describe(self, value: str) -> None:
+        if self.app.is_web:
+            self.query_one("#export-where", Static).update(Text("a download in your browser"))
+            return
         if not value.strip():
             self.query_one("#export-where", Static).update("")
             return
@@ -83,6 +88,9 @@ class ExportScreen(ModalScreen[str | None]):
             export_format(path)
         except ExportFormatError as exc:
             problem.update(Text(str(exc)))
+            return
+        if self.app.is_web:
+            self.dismiss(path)  # a download: the server's disk is never written
             return
         target = full_path(path)
         if not target.parent.is_dir():

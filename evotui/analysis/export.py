@@ -69,6 +69,7 @@ COLUMNS = SNAPSHOT_COLUMNS + DYNAMICS_COLUMNS
 DIFFICULTY_COLUMNS = ("run", "example_id", "input", "expected_output", *DYNAMICS_COLUMNS, "forgetting_steps", "slices")
 SELECTABLE = STATUSES + REGIONS
 SHAPES = ("auto", "input", "prompt", "messages")
+PARQUET_ROW_GROUP = 65_536
 PARQUET_HINT = "pip install 'evotui[parquet]' (or: pip install pyarrow)"
 _STEP_COLUMNS = ("first_learned", "learned_after", "learned_step")
 _FLOAT_COLUMNS = ("loss", "similarity", "confidence", "variability", "correctness")
@@ -337,12 +338,22 @@ def _write_parquet(path: Path | IO[bytes], batches: Iterable[Batch], names: Sequ
 
     schema = _arrow_schema(names)
     count = 0
+    pending: list[Any] = []
+    pending_rows = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         for batch in batches:
             arrays = [_arrow_column(name, batch[name], schema.field(name).type) for name in names]
             table = pa.Table.from_arrays(arrays, schema=schema)
-            writer.write_table(table)
+            pending.append(table)
+            pending_rows += table.num_rows
             count += table.num_rows
+            # Row groups of PARQUET_ROW_GROUP rows: a batch per snapshot of a small run would make
+            # hundreds of tiny groups (each with its own dictionaries: larger files, slower reads).
+            if pending_rows >= PARQUET_ROW_GROUP:
+                writer.write_table(pa.concat_tables(pending))
+                pending, pending_rows = [], 0
+        if pending:
+            writer.write_table(pa.concat_tables(pending))
     return count
 
 

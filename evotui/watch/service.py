@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +59,7 @@ if TYPE_CHECKING:
 
 TailerFactory = Callable[[Path], DirectoryTailer]
 PROGRESS_EVERY = 0.25  # seconds between "loading n/m files" views during a bulk load
+PROGRESS_AFTER = 0.5  # none before: a short load goes straight to the data (no repaint in between)
 RUNS_CHECK_EVERY = 4  # polls between looks for runs in subdirectories while DIR holds no snapshot
 # A copy of the dynamics state every this many snapshots (~1 MB per 10,000 examples each): step travel
 # replays at most this many snapshots from the nearest one.
@@ -148,8 +148,6 @@ class RunService:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Kept for the benches: every view posted (bounded).
-        self.posted: deque[RunView] = deque(maxlen=4096)
         # -- owned by the thread -----------------------------------------------------------------------
         self._tailer: DirectoryTailer | None = None
         self._history = RunHistory()
@@ -240,7 +238,7 @@ class RunService:
     def _first_poll(self, tailer: DirectoryTailer) -> PollResult:
         """The first look: every file, added to the history as soon as it is decoded (never all held)."""
         newest: list[tuple[SnapshotFile, Snapshot]] = []
-        last_progress = time.perf_counter()
+        last_progress = time.perf_counter() + PROGRESS_AFTER - PROGRESS_EVERY
 
         def add(f: SnapshotFile, snapshot: Snapshot) -> None:
             nonlocal last_progress
@@ -255,8 +253,11 @@ class RunService:
                 last_progress = now
                 self._publish_progress()
 
+        # From scratch (also after a failed poll): nothing of an earlier read is kept.
         self._history = RunHistory()
         self._progress = LoadProgress()
+        self._warnings.clear()
+        self._written_at.clear()
         result = tailer.poll(consume=add, progress=self._progress)
         if newest:
             f, snapshot = newest[0]
@@ -333,24 +334,22 @@ class RunService:
                 self._checkpoints.append((len(built), builder.copy()))
         self._built_columns = built
         self._dynamics = builder.result(history.example_ids) if columns else None
+        self._insights = self._compute_insights(history, self._dynamics)
         self._derived_version = history.version
-        from evotui.analysis.table import warm_search
-
-        warm_search(history)  # a filter set while snapshots arrive then costs the UI thread a scan only
-        self._insights = self._find_insights(history)
         return history
 
-    def _find_insights(self, history: RunHistory) -> tuple[Any, ...]:
-        """The run's insights (issue 14), incrementally: the engine keeps its per-snapshot work. A failure
-        here is logged and leaves the view without insights; it never stops the run's updates."""
-        if self._dynamics is None:
+    def _compute_insights(self, history: RunHistory, dynamics: RunDynamics | None) -> tuple[Any, ...]:
+        """Insights of the run as of ``history`` (issue 14: ``evotui.analysis.insights``), in this thread,
+        once per change of the data, incrementally: the engine keeps its per-snapshot work. A failure here
+        is logged and leaves the view without insights; it never stops the run's updates."""
+        if dynamics is None:
             return ()
         try:
             from evotui.analysis.insights import InsightEngine
 
             if self._insight_engine is None:
                 self._insight_engine = InsightEngine()
-            return self._insight_engine.update(history, self._dynamics, self._manifest)
+            return self._insight_engine.update(history, dynamics, self._manifest)
         except Exception as exc:
             record_failure(f"insights for {self.path}", exc)
             self._insight_engine = None
@@ -389,6 +388,12 @@ class RunService:
             derive_seconds=time.perf_counter() - derive_started,
         )
         self._post(view)
+        if view.loaded:
+            from evotui.analysis.table import warm_search
+
+            # After posting: the view is drawn meanwhile. A filter set while snapshots arrive then costs
+            # the UI thread a scan, not lower-casing every example's texts.
+            warm_search(view.history)
 
     def _publish_progress(self) -> None:
         """A view of the first read under way: the previous data (none yet) and the file count."""
@@ -414,6 +419,5 @@ class RunService:
         with self._lock:
             self.view = view
             targets = list(self._subscribers)
-        self.posted.append(view)
         for target in targets:
             target.post_message(RunUpdated(view))

@@ -10,15 +10,18 @@ and cached until the next change.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from tracker.schema import Snapshot, Summary
 
 NAN = float("nan")
+_lineages = itertools.count()
 
 
 def _float_column(values: list[float | None]) -> np.ndarray:
@@ -62,6 +65,9 @@ class StepColumn:
     learning_rate: float | None = None
     eval_seconds: float | None = None
     n_present: int = 0
+    # True where the output stopped at max_new_tokens (the tracker's per-row ``metadata["finish"] ==
+    # "length"``); None when no row of the snapshot says how its generation ended (seed-format files).
+    hit_limit: np.ndarray | None = None
 
     def value(self, name: str, index: int) -> float:
         arr: np.ndarray = getattr(self, name)
@@ -97,9 +103,15 @@ class RunHistory:
     example_ids: list[str] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)
+    # Each example's ``metadata`` as of its latest text update (like ``inputs``): what slices are cut by.
+    metadata: list[dict[str, Any]] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)
     columns: dict[int, StepColumn] = field(default_factory=dict)
     version: int = 0
+    # Which run this is (copies keep it) and a count of changes to ids, inputs or expected texts: caches
+    # of text built from them (the table's search text, id order) stay valid across frozen copies.
+    lineage: int = field(default_factory=lambda: next(_lineages))
+    texts_version: int = 0
     _index: dict[str, int] = field(default_factory=dict)
     _cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     _last_ids: list[str] = field(default_factory=list)  # the previous snapshot's ids, for the fast path
@@ -135,6 +147,7 @@ class RunHistory:
                 self.example_ids.extend(ids)
                 self.inputs.extend([""] * len(ids))
                 self.expected.extend([""] * len(ids))
+                self.metadata.extend([{}] * len(ids))
             positions = self._last_positions
             if positions is None or positions.shape[0] != len(ids) or not n_before:
                 positions = np.arange(len(ids), dtype=np.int64)
@@ -151,6 +164,7 @@ class RunHistory:
                     self.example_ids.append(example_id)
                     self.inputs.append("")
                     self.expected.append("")
+                    self.metadata.append({})
                     new_examples += 1
                 positions[j] = i
         self._last_ids = ids
@@ -158,10 +172,18 @@ class RunHistory:
         n = len(self.example_ids)
         # The latest text wins: a rerun may fix an example's expected output.
         identity = positions.shape[0] == n and bool(np.array_equal(positions, np.arange(n)))
+        metas = [r.metadata for r in rows]
+        if new_examples:
+            self.texts_version += 1
         if identity:
             if texts or new_examples:
-                self.inputs[:] = [r.input for r in rows]
-                self.expected[:] = [r.expected_output for r in rows]
+                inputs = [r.input for r in rows]
+                expected = [r.expected_output for r in rows]
+                if inputs != self.inputs or expected != self.expected:
+                    self.inputs[:] = inputs
+                    self.expected[:] = expected
+                    self.texts_version += 1
+                self.metadata[:] = metas
             outputs: list[str | None] = [r.model_output for r in rows]
         else:
             outputs = [None] * n
@@ -170,7 +192,10 @@ class RunHistory:
                 if texts or i >= n_before:
                     self.inputs[i] = row.input
                     self.expected[i] = row.expected_output
+                    self.metadata[i] = row.metadata
                 outputs[i] = row.model_output
+            if texts:
+                self.texts_version += 1
         if len(self._last_outputs) == n:
             # Share the string object when an output did not change since the previous snapshot: decoding
             # made a new one, and held for every step they were most of the memory (10,000 x 500: ~0.5 GB).
@@ -184,6 +209,11 @@ class RunHistory:
             loss[where] = _float_column([r.loss for r in rows])
             sim[where] = _float_column([r.similarity for r in rows])
             exact[where] = np.array([r.exact_match for r in rows], dtype=np.float64)
+        hit_limit = None
+        if any(metas):  # the tracker writes {"finish": "eos" | "length"} per row; seed files mostly {}
+            hit_limit = np.zeros(n, dtype=bool)
+            hit = np.fromiter((m.get("finish") == "length" for m in metas), dtype=bool, count=len(metas))
+            hit_limit[slice(None) if identity else positions] = hit
         step = snapshot.training_step
         replaced = step in self.columns
         self.columns[step] = StepColumn(
@@ -200,11 +230,32 @@ class RunHistory:
             learning_rate=snapshot.learning_rate,
             eval_seconds=snapshot.eval_seconds,
             n_present=len(rows),
+            hit_limit=hit_limit,
         )
         if not replaced:
             bisect.insort(self.steps, step)
         self.version += 1
         return AddResult(step, replaced, new_examples, is_latest=self.steps[-1] == step)
+
+    def frozen_copy(self) -> RunHistory:
+        """A copy that later ``add``/``remove_step`` calls on this history leave alone.
+
+        The run service hands this to the UI thread while it keeps adding to the original. The lists
+        and dicts are copied, the step columns shared (a column is never changed once added: a
+        rewritten file becomes a new column). O(examples + steps), no per-cell work.
+        """
+        return RunHistory(
+            example_ids=list(self.example_ids),
+            inputs=list(self.inputs),
+            expected=list(self.expected),
+            metadata=list(self.metadata),
+            steps=list(self.steps),
+            columns=dict(self.columns),
+            version=self.version,
+            lineage=self.lineage,
+            texts_version=self.texts_version,
+            _index=dict(self._index),
+        )
 
     def set_texts(self, snapshot: Snapshot) -> None:
         """Input and expected texts of ``snapshot``'s examples (after adds with ``texts=False``)."""
@@ -213,7 +264,9 @@ class RunHistory:
             if i is not None:
                 self.inputs[i] = row.input
                 self.expected[i] = row.expected_output
+                self.metadata[i] = row.metadata
         self.version += 1
+        self.texts_version += 1
 
     def remove_step(self, step: int) -> bool:
         if step not in self.columns:
@@ -242,8 +295,12 @@ class RunHistory:
     def latest(self) -> StepColumn | None:
         return self.columns[self.steps[-1]] if self.steps else None
 
-    def matrix(self, name: str) -> np.ndarray:
-        """(n_examples, n_steps) float64 of "loss", "similarity" or "exact", NaN for gaps. Cached."""
+    def matrix(self, name: str, cache: bool = True) -> np.ndarray:
+        """(n_examples, n_steps) float64 of "loss", "similarity" or "exact", NaN for gaps.
+
+        Cached until the next change unless ``cache=False`` (the run service builds the matrices once
+        per change for the dynamics and does not keep them: 80 MB at 10,000 x 500 for two of them).
+        """
         if name not in ("loss", "similarity", "exact"):
             raise ValueError(f"unknown matrix {name!r}")
         cached = self._cache.get(name)
@@ -254,7 +311,8 @@ class RunHistory:
             values: np.ndarray = getattr(self.columns[step], name)
             out[: values.shape[0], k] = values
         out.flags.writeable = False
-        self._cache[name] = (self.version, out)
+        if cache:
+            self._cache[name] = (self.version, out)
         return out
 
     def steps_array(self) -> np.ndarray:

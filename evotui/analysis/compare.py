@@ -410,6 +410,28 @@ def read_latest_metadata(directory: str | os.PathLike[str]) -> dict[str, dict[st
     return None
 
 
+def run_names(paths: Sequence[str | os.PathLike[str]], names: Sequence[str | None]) -> list[str]:
+    """A name per run: its run.json name; where names repeat (runs of one dataset), the directory's name;
+    where those repeat too, "parent/directory"; then a number."""
+    candidates = []
+    for path, name in zip(paths, names, strict=True):
+        absolute = Path(os.path.abspath(path))
+        directory = absolute.name or str(path)
+        parent = f"{absolute.parent.name}/{directory}" if absolute.parent.name else directory
+        candidates.append([name or directory, directory, parent])
+    chosen = [c[0] for c in candidates]
+    for level in (1, 2):
+        repeated = {name for name in chosen if chosen.count(name) > 1}
+        chosen = [candidates[i][level] if name in repeated else name for i, name in enumerate(chosen)]
+    repeated = {name for name in chosen if chosen.count(name) > 1}
+    seen: dict[str, int] = {}
+    for i, name in enumerate(chosen):
+        if name in repeated:
+            seen[name] = seen.get(name, 0) + 1
+            chosen[i] = f"{name} #{seen[name]}"
+    return chosen
+
+
 # -- the comparison -------------------------------------------------------------------------------
 def compare_runs(runs: Sequence[CompareRun]) -> Comparison:
     """Compare two or more runs; the first is A, the reference."""

@@ -130,3 +130,39 @@ def export_command(directory: str, output: str) -> None:
     from evotui.cli.export import run_export
 
     run_export(directory, output)
+
+
+# -- compare (issue 13) ---------------------------------------------------------------------------
+@main.command("compare")
+@click.argument("directories", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (for machines).")
+@click.option(
+    "--b",
+    "b",
+    default=2,
+    show_default=True,
+    type=click.IntRange(2),
+    help="Which run is B in the filters and the learned-step difference (its place among the runs given).",
+)
+@click.option(
+    "--filter",
+    "quick",
+    default="all",
+    show_default=True,
+    # evotui.analysis.compare.QUICK_KEYS (not imported here: the CLI starts without numpy)
+    type=click.Choice(
+        ["all", "a_only", "b_only", "both", "neither", "b_faster", "b_slower", "differ", "forgotten_one"]
+    ),
+    help="The examples listed: learned by A only, by B only, by both, by neither, B faster or slower, "
+    "answers differ now, forgotten in one only.",
+)
+@click.option("--top", default=30, show_default=True, type=click.IntRange(1), help="Examples listed.")
+def compare_command(directories: tuple[str, ...], as_json: bool, b: int, quick: str, top: int) -> None:
+    """Compare runs example by example: RUN_A RUN_B [RUN_C ...] (A is the reference).
+
+    Examples are matched by example_id, else by identical input text. Exit code 2 when a path is not a
+    readable run.
+    """
+    from evotui.cli.compare import run_compare
+
+    run_compare(directories, as_json, b, quick, top)

@@ -361,17 +361,17 @@ def _tags_of(value: Any) -> str | None:
     return None
 
 
-def tag_accuracy(history: RunHistory, metadata: dict[str, dict[str, Any]] | None) -> dict[str, tuple[int, int]]:
-    """ "key=value" -> (right, evaluated) at the latest snapshot, for metadata keys with at most
-    ``MAX_TAG_VALUES`` distinct short scalar values. Empty without metadata."""
+def tag_accuracy(history: RunHistory, metadata: Sequence[dict[str, Any]] | None) -> dict[str, tuple[int, int]]:
+    """"key=value" -> (right, evaluated) at the latest snapshot, for metadata keys with at most
+    ``MAX_TAG_VALUES`` distinct short scalar values. ``metadata`` is aligned to the history's examples;
+    empty without it."""
     latest = history.latest()
     if not metadata or latest is None:
         return {}
     values_by_key: dict[str, set[str]] = {}
     per_example: list[tuple[int, list[tuple[str, str]]]] = []
-    for example_id, meta in metadata.items():
-        i = history.index_of(example_id)
-        if i is None or not isinstance(meta, dict):
+    for i, meta in enumerate(metadata):
+        if not meta or not isinstance(meta, dict):
             continue
         pairs = []
         for key, value in meta.items():
@@ -393,6 +393,17 @@ def tag_accuracy(history: RunHistory, metadata: dict[str, dict[str, Any]] | None
                 right_total[0] += value == 1.0
                 right_total[1] += 1
     return {tag: (c[0], c[1]) for tag, c in sorted(counts.items())}
+
+
+def _metadata_of(run: CompareRun) -> Sequence[dict[str, Any]] | None:
+    """The run's metadata aligned to its examples: given, or held by the history (when it keeps it)."""
+    history = run.history
+    if run.metadata is not None:
+        return [run.metadata.get(example_id, {}) for example_id in history.example_ids]
+    held = getattr(history, "metadata", None)
+    if isinstance(held, list) and len(held) == history.n_examples and any(held):
+        return held
+    return None
 
 
 def read_latest_metadata(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
@@ -485,7 +496,7 @@ def compare_runs(runs: Sequence[CompareRun]) -> Comparison:
                 avg_similarity=_column_means(history, "similarity"),
                 counts_by_status=dyn.counts_by_status(),
                 learned_quartiles=quartiles,
-                tag_accuracy=tag_accuracy(history, run.metadata),
+                tag_accuracy=tag_accuracy(history, _metadata_of(run)),
             )
         )
     ref = runs[0].history

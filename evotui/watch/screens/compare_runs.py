@@ -140,20 +140,29 @@ def compare_views(views: Sequence[RunView]) -> Comparison:
     return compare_runs(runs)
 
 
-def title_text(cmp: Comparison | None, n_runs: int, computing: bool) -> Text:
+def title_text(cmp: Comparison | None, n_runs: int, computing: bool, width: int = 120) -> Text:
+    """The comparison in one line: how many examples matched and how, each run's own, the x axis."""
+    compact = width < 100
     text = Text(no_wrap=True, overflow="ellipsis", end="")
-    text.append(" evotui", style="bold")
-    text.append(f" · compare {n_runs} runs")
+    if not compact:
+        text.append(" evotui ·", style="bold")
+    text.append(f" compare {n_runs} runs")
     if cmp is None:
         text.append(" · reading the runs…" if computing else " · waiting for the runs", style="dim")
         return text
     text.append(f" · {cmp.n_matched:,} matched", style="bold")
-    text.append(f" ({cmp.by_id:,} by id, {cmp.by_input:,} by input)")
+    if compact:
+        text.append(f" ({cmp.by_id:,} id, {cmp.by_input:,} input)")
+    else:
+        text.append(f" ({cmp.by_id:,} by id, {cmp.by_input:,} by input text)")
     text.append(" · own " + " ".join(f"{run_letter(r)} {side.own:,}" for r, side in enumerate(cmp.runs)))
     if cmp.input_differs:
         text.append(f" · {cmp.input_differs:,} id matches differ in input", style="yellow")
-    text.append(" · x: ")
-    text.append("fraction of max_steps" if cmp.x_axis == X_FRACTION else "step", style="bold")
+    text.append(" · x " if compact else " · x: ")
+    if cmp.x_axis == X_FRACTION:
+        text.append("% of max_steps" if compact else "fraction of max_steps (runs differ in length)", style="bold")
+    else:
+        text.append("step", style="bold")
     return text
 
 
@@ -344,12 +353,15 @@ class CompareRunsScreen(Screen[None]):
         self._update_quick()
 
     def _layout_for_width(self) -> None:
-        narrow = self.size.width < CURVES_ALL
+        """Three curves side by side on a wide screen, one (``v`` cycles) on a narrow one; the curves
+        take more rows on a tall screen and leave the table its rows on a short one."""
+        width, height = self.size.width, self.size.height
+        narrow = width < CURVES_ALL
         for k, (key, _) in enumerate(METRICS):
             self.query_one(f"#cmp-{key}").display = not narrow or k == self.metric
-        self.query_one(Footer).compact = self.size.width < 100
-        legend = self.query_one("#cmp-legend", Static)
-        legend.styles.height = len(self.paths)
+        self.query_one("#cmp-curves").styles.height = 6 if height < 30 else 9 if height < 44 else 12
+        self.query_one(Footer).compact = width < 100
+        self.query_one("#cmp-legend", Static).styles.height = len(self.paths)
 
     def on_run_updated(self, message: RunUpdated) -> None:
         view = message.view
@@ -415,7 +427,7 @@ class CompareRunsScreen(Screen[None]):
         self._show_detail()
 
     def _update_title(self) -> None:
-        text = title_text(self.comparison, len(self.paths), self._computing)
+        text = title_text(self.comparison, len(self.paths), self._computing, self.size.width or 80)
         if self.error:
             text.append(f" · comparison failed: {visible(self.error)[:80]}", style="bold red")
         self.query_one("#cmp-title", Static).update(text)
@@ -485,7 +497,7 @@ class CompareRunsScreen(Screen[None]):
         if action == "submit_filter" and not isinstance(self.focused, Input):
             return False
         if action == "next_b" and len(self.paths) < 3:
-            return None  # shown disabled: with two runs B is the second
+            return False  # with two runs B is the second: no key to show
         if action == "next_metric" and self.size.width >= CURVES_ALL:
             return None
         return True

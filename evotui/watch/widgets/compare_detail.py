@@ -89,12 +89,12 @@ class CompareDetail(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="cmp-detail-title")
+        yield Static("", id="cmp-detail-texts")
         with Horizontal(id="cmp-detail-body"):
             yield RunsPlot(id="cmp-detail-plot")
             with Horizontal(id="cmp-detail-histories"):
                 for r in range(self.n_runs):
                     with VerticalScroll(classes="cmp-history"):
-                        yield Static("", id=f"cmp-texts-{r}", classes="cmp-texts")
                         yield Static("", id=f"cmp-history-{r}")
 
     def show(
@@ -109,9 +109,9 @@ class CompareDetail(Vertical):
         if cmp is None or m is None or not 0 <= m < cmp.n_matched or len(histories) != cmp.n_runs:
             title.update(Text("no example selected", style="dim"))
             plot.set_series(None, [])
+            self.query_one("#cmp-detail-texts", Static).update("")
             for r in range(self.n_runs):
                 self.query_one(f"#cmp-history-{r}", Static).update("")
-                self.query_one(f"#cmp-texts-{r}", Static).update("")
             return
         title.update(detail_title(cmp, m, b, self.size.width))
         series: list[Series] = []
@@ -125,14 +125,19 @@ class CompareDetail(Vertical):
         plot.set_series((key, "detail"), series, fraction=cmp.x_axis == X_FRACTION, ylim_right=(0.0, 1.05))
         reference = histories[0].prediction_history(int(cmp.index[m, 0]))
         reference_now = reference[-1].output if reference else None
+        a = int(cmp.index[m, 0])
+        texts = Text(no_wrap=True, overflow="ellipsis", end="")
+        texts.append("input ", style="bold")
+        texts.append_text(cell_text(histories[0].inputs[a], 200))
+        texts.append("  expected ", style="bold")
+        texts.append_text(cell_text(histories[0].expected[a], 60))
+        for r, history in enumerate(histories[1:], start=1):
+            i = int(cmp.index[m, r])
+            if history.expected[i] != histories[0].expected[a]:  # another dataset's gold answer
+                texts.append(f"  {run_letter(r)} expects ", style=f"bold {run_style(r)}")
+                texts.append_text(cell_text(history.expected[i], 40))
+        self.query_one("#cmp-detail-texts", Static).update(texts)
         for r, history in enumerate(histories):
             i = int(cmp.index[m, r])
             column = prediction_column(history, i, None if r == 0 else reference_now, r, names[r])
             self.query_one(f"#cmp-history-{r}", Static).update(column)
-            texts = Text()
-            if r == 0 or history.inputs[i] != histories[0].inputs[int(cmp.index[m, 0])]:
-                texts.append("input    ", style="bold")
-                texts.append_text(cell_text(history.inputs[i], 400))
-            texts.append("\nexpected " if texts.plain else "expected ", style="bold")
-            texts.append_text(cell_text(history.expected[i], 400))
-            self.query_one(f"#cmp-texts-{r}", Static).update(texts)

@@ -34,6 +34,7 @@ def check_watch_path(path: Path) -> str | None:
 
 @main.command("watch")
 @click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("others", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.05, max=3600),
@@ -41,17 +42,19 @@ def check_watch_path(path: Path) -> str | None:
     show_default=True,
     help="Seconds between two looks at the directory.",
 )
-def watch_command(directory: Path, interval: float) -> None:
-    """Watch a run directory (or a directory of runs) live.
+def watch_command(directory: Path, others: tuple[Path, ...], interval: float) -> None:
+    """Watch a run directory (or a directory of runs) live; give two run directories or more
+    (DIRECTORY OTHERS...) to compare them, live, example by example (the first is A, the reference).
 
     DIRECTORY may not exist yet: the viewer waits for the first snapshot.
     """
-    problem = check_watch_path(directory)
-    if problem is not None:
-        raise click.ClickException(problem)
+    for path in (directory, *others):
+        problem = check_watch_path(path)
+        if problem is not None:
+            raise click.ClickException(problem)
     from evotui.watch.app import make_app  # textual is imported only for the command that needs it
 
-    make_app(directory, interval=interval).run()
+    make_app(directory, interval=interval, compare=others).run()
 
 
 @main.command("demo")

@@ -462,8 +462,10 @@ class CompareRunsScreen(Screen[None]):
         if cmp is None:
             return
         self.query_one("#cmp-overview-body", Static).update(overview(cmp, self.names))
+        # Nothing shared: no table, no example detail; the whole-run figures are the comparison.
+        self.set_class(not cmp.n_matched, "unmatched")
         if not cmp.n_matched:
-            self.add_class("overview")  # nothing to list: the whole-run figures are the comparison
+            self.add_class("overview")
 
     def refresh_table(self, follow: bool = False) -> None:
         self._update_quick()

@@ -87,12 +87,30 @@ class SnapshotFile:
         return (self.size, self.mtime_ns)
 
 
+# What went wrong, decided by this module's own checks (never by another library's message text):
+# readers and tests branch on the kind; ``reason`` is for people.
+ReadErrorKind = Literal[
+    "unreadable",  # the OS refused (permissions, I/O error, vanished)
+    "not_a_file",  # a directory, pipe, socket or device
+    "too_large",
+    "empty",
+    "invalid_utf8",  # JSON that is not UTF-8 text
+    "invalid",  # not a document of the format (truncated, not JSON/MessagePack at all)
+    "too_deep",  # nested deeper than a decoder will go
+    "wrong_shape",  # decodes, but not into the schema (a field missing or of the wrong type)
+    "too_new",  # a schema version newer than this reader
+    "out_of_range",  # training_step outside 0..MAX_STEP
+    "step_mismatch",  # the file name says one step, the content another
+]
+
+
 @dataclass(frozen=True)
 class ReadError:
     """Why a file could not be read. Never raised: returned, shown, counted, retried on change."""
 
     path: Path
     reason: str
+    kind: ReadErrorKind = "invalid"
 
     def __str__(self) -> str:
         return f"{self.path.name}: {self.reason}"
@@ -120,35 +138,47 @@ def list_snapshot_files(directory: str | os.PathLike[str]) -> list[SnapshotFile]
     return found
 
 
-def _describe_decode_error(exc: Exception) -> str:
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decode_error(path: Path, exc: Exception, data: bytes, fmt: Format) -> ReadError:
+    """A ReadError for a failed decode, its kind from our own checks (the exception's type, the bytes)."""
     text = str(exc)
     if isinstance(exc, msgspec.ValidationError):
-        return f"wrong shape: {text}"
-    if isinstance(exc, UnicodeDecodeError):
-        return f"invalid UTF-8 text: {text}"
+        return ReadError(path, f"wrong shape: {text}", "wrong_shape")
     if isinstance(exc, RecursionError):
-        return "not valid: nested too deeply"
-    if "truncated" in text.lower() or "unexpected end" in text.lower():
-        return f"truncated: {text}"
-    return f"not valid: {text}"
+        return ReadError(path, "not valid: nested too deeply", "too_deep")
+    if isinstance(exc, UnicodeDecodeError) or (fmt == "json" and not _is_utf8(data)):
+        return ReadError(path, f"invalid UTF-8 text: {text}", "invalid_utf8")
+    if "truncated" in text.lower() or "unexpected end" in text.lower():  # wording only, the kind stays
+        return ReadError(path, f"truncated: {text}", "invalid")
+    return ReadError(path, f"not valid: {text}", "invalid")
 
 
 def decode_snapshot_bytes(data: bytes, fmt: Format, path: Path) -> Snapshot | ReadError:
     """Decode and check one snapshot's bytes; bad content becomes a ReadError naming ``path``."""
     if not data:
-        return ReadError(path, "empty file")
+        return ReadError(path, "empty file", "empty")
     try:
         snapshot = decode_snapshot(data, fmt)
     except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return ReadError(path, _describe_decode_error(exc))
+        return _decode_error(path, exc, data, fmt)
     if snapshot.schema_version > SCHEMA_VERSION:
         return ReadError(
             path,
             f"schema version {snapshot.schema_version} is newer than this reader knows ({SCHEMA_VERSION}):"
             " upgrade evotui",
+            "too_new",
         )
     if not 0 <= snapshot.training_step <= MAX_STEP:
-        return ReadError(path, f"training_step {snapshot.training_step} is out of range 0..{MAX_STEP:,}")
+        return ReadError(
+            path, f"training_step {snapshot.training_step} is out of range 0..{MAX_STEP:,}", "out_of_range"
+        )
     if snapshot.summary is None:
         from tracker.scoring import summarize  # rapidfuzz is only needed for files without a summary
 
@@ -165,26 +195,27 @@ def _read_regular_file(path: Path, max_bytes: int) -> bytes | ReadError:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
-        return ReadError(path, "is a directory")
+        return ReadError(path, "is a directory", "not_a_file")
     except OSError as exc:
-        return ReadError(path, f"cannot read: {exc.strerror or exc}")
+        return ReadError(path, f"cannot read: {exc.strerror or exc}", "unreadable")
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            return ReadError(path, "is a directory")
+            return ReadError(path, "is a directory", "not_a_file")
         if not stat.S_ISREG(st.st_mode):
-            return ReadError(path, "not a regular file (a pipe, socket or device); not read")
+            return ReadError(path, "not a regular file (a pipe, socket or device); not read", "not_a_file")
         if st.st_size > max_bytes:
-            return ReadError(path, f"too large: {st.st_size:,} bytes (the limit is {max_bytes:,}); not read")
+            reason = f"too large: {st.st_size:,} bytes (the limit is {max_bytes:,}); not read"
+            return ReadError(path, reason, "too_large")
         with os.fdopen(os.dup(fd), "rb") as fh:
             # Read at most one byte more than the limit: a file growing under us is not read whole.
             data = fh.read(max_bytes + 1)
     except OSError as exc:
-        return ReadError(path, f"cannot read: {exc.strerror or exc}")
+        return ReadError(path, f"cannot read: {exc.strerror or exc}", "unreadable")
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        return ReadError(path, f"too large: over {max_bytes:,} bytes; not read")
+        return ReadError(path, f"too large: over {max_bytes:,} bytes; not read", "too_large")
     return data
 
 
@@ -203,7 +234,9 @@ def read_snapshot(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYT
     result = decode_snapshot_bytes(data, fmt, path)
     if parsed is not None and isinstance(result, Snapshot) and result.training_step != parsed[0]:
         return ReadError(
-            path, f"file name says step {parsed[0]} but it holds training_step {result.training_step}; not used"
+            path,
+            f"file name says step {parsed[0]} but it holds training_step {result.training_step}; not used",
+            "step_mismatch",
         )
     return result
 
@@ -264,13 +297,13 @@ def read_manifest(directory: str | os.PathLike[str]) -> RunManifest | ReadError 
     if isinstance(data, ReadError):
         return None if not os.path.lexists(path) else data  # removed between the two calls: none
     if not data:
-        return ReadError(path, "empty file")
+        return ReadError(path, "empty file", "empty")
     try:
         manifest = decode_manifest(data)
     except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return ReadError(path, _describe_decode_error(exc))
+        return _decode_error(path, exc, data, "json")
     if manifest.schema_version > SCHEMA_VERSION:
-        return ReadError(path, f"schema version {manifest.schema_version} is newer than this reader knows")
+        return ReadError(path, f"schema version {manifest.schema_version} is newer than this reader knows", "too_new")
     return manifest
 
 

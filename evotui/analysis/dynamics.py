@@ -177,15 +177,16 @@ class RunDynamics:
         }
 
 
-def compute_dynamics(history: RunHistory, until_step: int | None = None) -> RunDynamics:
+def compute_dynamics(history: RunHistory, until_step: int | None = None, keep_matrices: bool = True) -> RunDynamics:
     """Dynamics of a run, from its snapshots up to ``until_step`` (inclusive; None = all of them).
 
     ``until_step`` gives the run as it was at an earlier snapshot (step travel): statuses are then
-    judged against that snapshot, not the latest.
+    judged against that snapshot, not the latest. ``keep_matrices=False``: the (N, K) matrices built
+    for this are not cached in ``history``.
     """
     steps = history.steps_array()
-    exact = history.matrix("exact")
-    loss = history.matrix("loss")
+    exact = history.matrix("exact", cache=keep_matrices)
+    loss = history.matrix("loss", cache=keep_matrices)
     if until_step is not None:
         k = int(np.searchsorted(steps, until_step, side="right"))
         steps, exact, loss = steps[:k], exact[:, :k], loss[:, :k]

@@ -198,6 +198,23 @@ class RunHistory:
         self.version += 1
         return AddResult(step, replaced, new_examples, is_latest=self.steps[-1] == step)
 
+    def frozen_copy(self) -> RunHistory:
+        """A copy that later ``add``/``remove_step`` calls on this history leave alone.
+
+        The run service hands this to the UI thread while it keeps adding to the original. The lists
+        and dicts are copied, the step columns shared (a column is never changed once added: a
+        rewritten file becomes a new column). O(examples + steps), no per-cell work.
+        """
+        return RunHistory(
+            example_ids=list(self.example_ids),
+            inputs=list(self.inputs),
+            expected=list(self.expected),
+            steps=list(self.steps),
+            columns=dict(self.columns),
+            version=self.version,
+            _index=dict(self._index),
+        )
+
     def set_texts(self, snapshot: Snapshot) -> None:
         """Input and expected texts of ``snapshot``'s examples (after adds with ``texts=False``)."""
         for row in snapshot.examples:
@@ -234,8 +251,12 @@ class RunHistory:
     def latest(self) -> StepColumn | None:
         return self.columns[self.steps[-1]] if self.steps else None
 
-    def matrix(self, name: str) -> np.ndarray:
-        """(n_examples, n_steps) float64 of "loss", "similarity" or "exact", NaN for gaps. Cached."""
+    def matrix(self, name: str, cache: bool = True) -> np.ndarray:
+        """(n_examples, n_steps) float64 of "loss", "similarity" or "exact", NaN for gaps.
+
+        Cached until the next change unless ``cache=False`` (the run service builds the matrices once
+        per change for the dynamics and does not keep them: 80 MB at 10,000 x 500 for two of them).
+        """
         if name not in ("loss", "similarity", "exact"):
             raise ValueError(f"unknown matrix {name!r}")
         cached = self._cache.get(name)
@@ -246,7 +267,8 @@ class RunHistory:
             values: np.ndarray = getattr(self.columns[step], name)
             out[: values.shape[0], k] = values
         out.flags.writeable = False
-        self._cache[name] = (self.version, out)
+        if cache:
+            self._cache[name] = (self.version, out)
         return out
 
     def steps_array(self) -> np.ndarray:

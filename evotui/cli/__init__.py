@@ -47,6 +47,11 @@ def watch_command(directory: Path, others: tuple[Path, ...], interval: float) ->
     (DIRECTORY OTHERS...) to compare them, live, example by example (the first is A, the reference).
 
     DIRECTORY may not exist yet: the viewer waits for the first snapshot.
+
+    \b
+    Failures of the background reading show in the header with their reason, and
+    their tracebacks go to a log file: $EVOTUI_LOG if set, else
+    $XDG_STATE_HOME/evotui/evotui.log (default ~/.local/state/evotui/evotui.log).
     """
     for path in (directory, *others):
         problem = check_watch_path(path)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,11 +18,8 @@ from textual.screen import Screen
 from evotui.analysis.runs import find_runs
 from evotui.analysis.table import COLUMN_KEYS, QUICK_FILTERS
 from evotui.watch.screens.main import MainScreen
-from evotui.watch.tail import (
-    FirstLoad,
-    LoadProgress,
-    first_load,
-)
+from evotui.watch.service import RunService, TailerFactory
+from evotui.watch.tail import DirectoryTailer
 from tracker.store import has_run_files
 
 Clock = Callable[[], float]
@@ -34,27 +30,73 @@ class EvotuiApp(App[None]):
     TITLE = "evotui"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
-    def __init__(self, path: str | Path, interval: float = 0.5, clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        interval: float = 0.5,
+        clock: Clock = time.time,
+        tailer_factory: TailerFactory = DirectoryTailer,
+    ) -> None:
         super().__init__()
         self.path = Path(path)
         self.interval = interval
         self.clock = clock
-        # Start reading a run right away, while Textual starts: the first screen comes sooner.
-        self._prefetch: Future[FirstLoad] | None = None
-        self._progress = LoadProgress()
+        self.tailer_factory = tailer_factory  # the tailing itself, injectable (tests: a tailer that fails)
+        # Open runs: path -> (service, how many holders). The App owns every service (see service.py).
+        self._runs: dict[Path, tuple[RunService, int]] = {}
+        self._started = False
+        # Start reading the run right away, while Textual starts: the first screen comes sooner.
         if has_run_files(self.path):
-            executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evotui-prefetch")
-            self._prefetch = executor.submit(first_load, self.path, self._progress)
-            executor.shutdown(wait=False)
+            self.open_run(self.path)
+            self.services[0].start()
+
+    @property
+    def services(self) -> list[RunService]:
+        """The open runs' services, in the order they were opened."""
+        return [service for service, _ in self._runs.values()]
+
+    def open_run(self, path: Path) -> RunService:
+        """The service of the run in ``path``: the running one when already open, else a new one.
+
+        Each call is one holder: call ``close_run(path)`` once when done with it. The service runs until
+        its last holder closes it or the app ends.
+        """
+        key = Path(path).absolute()
+        if key in self._runs:
+            service, holders = self._runs[key]
+            self._runs[key] = (service, holders + 1)
+            return service
+        service = RunService(path, interval=self.interval, tailer_factory=self.tailer_factory)
+        self._runs[key] = (service, 1)
+        if self._started:
+            service.start()
+        return service
+
+    def close_run(self, path: Path) -> None:
+        """One holder of the run in ``path`` is done with it; the last one stops its service."""
+        key = Path(path).absolute()
+        if key not in self._runs:
+            return
+        service, holders = self._runs[key]
+        if holders > 1:
+            self._runs[key] = (service, holders - 1)
+        else:
+            del self._runs[key]
+            service.close()
 
     def on_mount(self) -> None:
-        if self._prefetch is None and self.path.is_dir() and self._has_subruns():
+        self._started = True
+        for service in self.services:
+            service.start()
+        if not self._runs and self.path.is_dir() and self._has_subruns():
             self.show_run_picker(self.path)
         else:
-            self.push_screen(
-                MainScreen(self.path, self.interval, self.clock, prefetch=self._prefetch, progress=self._progress)
-            )
-            self._prefetch = None
+            self.push_screen(MainScreen(self.path, self.clock))
+
+    def on_unmount(self) -> None:
+        for service in self.services:
+            service.close()
+        self._runs.clear()
 
     def _has_subruns(self) -> bool:
         from tracker.store import list_snapshot_files
@@ -75,8 +117,9 @@ class EvotuiApp(App[None]):
             self.pop_screen()
         self.push_screen(RunPickerScreen(path, self.clock))
 
-    def open_run(self, path: Path) -> None:
-        self.push_screen(MainScreen(path, self.interval, self.clock, from_picker=True))
+    def show_run(self, path: Path) -> None:
+        """The main screen for the run in ``path`` (from the run picker: esc goes back to it)."""
+        self.push_screen(MainScreen(path, self.clock, from_picker=True))
 
     def action_help(self) -> None:
         from evotui.watch.screens.help import HelpScreen  # Markdown: imported only when asked for
@@ -98,6 +141,12 @@ class EvotuiApp(App[None]):
             yield SystemCommand("Skipped files", "Files that could not be read, and why", screen.action_show_skipped)
 
 
-def make_app(path: str | Path, interval: float = 0.5, clock: Clock = time.time) -> EvotuiApp:
-    """The app for ``evotui watch PATH``; tests pass a frozen ``clock`` and a short ``interval``."""
-    return EvotuiApp(path, interval=interval, clock=clock)
+def make_app(
+    path: str | Path,
+    interval: float = 0.5,
+    clock: Clock = time.time,
+    tailer_factory: TailerFactory = DirectoryTailer,
+) -> EvotuiApp:
+    """The app for ``evotui watch PATH``; tests pass a frozen ``clock``, a short ``interval`` and, to
+    check the failure path, a ``tailer_factory`` whose tailer fails."""
+    return EvotuiApp(path, interval=interval, clock=clock, tailer_factory=tailer_factory)

@@ -3,25 +3,41 @@
 A mixin for ``MainScreen`` (which owns ``state``, ``query_state``, ``rows`` and ``refresh_table``), so
 the watch screen itself only lists the bindings. Step travel shows the table as of an earlier
 snapshot: outputs, loss and similarity at that step, and statuses judged by the snapshots up to it.
+Those statuses are the dynamics over the snapshots up to that step: O(examples x steps), so they are
+computed in a thread (one at a time, the latest wish wins) and cached; the key's screen update is the
+filter bar's "as of step ..." note, and the table fills in when they are ready.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding, BindingType
 
-from evotui.analysis.dynamics import RunDynamics, compute_dynamics
-from evotui.analysis.export import iter_rows, write_rows
+from evotui.watch.failure_log import record_failure
+from evotui.watch.messages import TravelComputed
 
 # The screens are imported when first opened (as the watch screen does for help and the run picker):
 # the app starts without them.
 
 if TYPE_CHECKING:
+    from evotui.analysis.dynamics import RunDynamics
+    from evotui.analysis.history import StepColumn
     from evotui.analysis.table import TableQuery, TableRows
-    from evotui.watch.run_state import RunState
+    from evotui.watch.service import RunView
+
+TravelKey = tuple[int, int, tuple["StepColumn", ...]]  # (step, examples, the columns up to the step)
+
+
+def _same_key(a: TravelKey, b: TravelKey) -> bool:
+    """Same step, same examples, the very same column objects (a rewritten file makes a new column)."""
+    if a[0] != b[0] or a[1] != b[1] or len(a[2]) != len(b[2]):
+        return False
+    return all(x is y for x, y in zip(a[2], b[2], strict=True))
+
 
 DYNAMICS_BINDINGS: list[BindingType] = [
     Binding("left_square_bracket", "older", "Step", key_display="[ ]", tooltip="Older / newer snapshot"),
@@ -48,10 +64,12 @@ def regression_steps(dynamics: RunDynamics | None) -> list[int]:
 class DynamicsActions:
     """Mixed into ``MainScreen``."""
 
-    state: RunState
+    state: RunView
     query_state: TableQuery
     rows: TableRows | None
-    _view_cache: tuple[object, RunDynamics | None] | None = None
+    # Dynamics as of travelled steps: (step, examples, the columns up to it) -> dynamics; a few kept.
+    _travel_cache: list[tuple[TravelKey, RunDynamics]]
+    _travel_running: TravelKey | None = None  # computing in a thread now
     last_export: tuple[Path, int] | None = None  # (file, rows) of the last export that finished
 
     if TYPE_CHECKING:
@@ -62,6 +80,7 @@ class DynamicsActions:
         def action_quick(self, key: str) -> None: ...
         def notify(self, message: str, **kwargs: Any) -> None: ...
         def run_worker(self, work: Any, **kwargs: Any) -> Any: ...
+        def post_message(self, message: Any) -> bool: ...
 
     # -- step travel ---------------------------------------------------------------------------------
     @property
@@ -72,19 +91,78 @@ class DynamicsActions:
         return step if step is not None and step in history.columns and step != history.latest_step else None
 
     def view_dynamics(self) -> RunDynamics | None:
-        """The dynamics as of the viewed step (the run's own when following live). Cached per change."""
+        """The dynamics as of the viewed step (the run's own when following live).
+
+        None while a travelled step's are still being computed (``travel_pending``): they are asked
+        for here and arrive as ``TravelComputed``.
+        """
         step = self.view_step
         if step is None:
             return self.state.dynamics
+        key = self._travel_key(step)
+        for cached_key, dynamics in self._travel_entries():
+            if _same_key(cached_key, key):
+                return dynamics
+        self._compute_travel(key)
+        return None
+
+    @property
+    def travel_pending(self) -> bool:
+        """Travelled to a step whose dynamics are not ready yet (the run has dynamics at all)."""
+        return self.view_step is not None and self.state.dynamics is not None and self.view_dynamics() is None
+
+    def _travel_entries(self) -> list[tuple[TravelKey, RunDynamics]]:
+        if "_travel_cache" not in self.__dict__:
+            self._travel_cache = []
+        return self._travel_cache
+
+    def _travel_key(self, step: int) -> TravelKey:
         history = self.state.history
-        key = (id(history), history.version, step)
-        if self._view_cache is None or self._view_cache[0] != key:
-            self._view_cache = (key, compute_dynamics(history, until_step=step))
-        return self._view_cache[1]
+        up_to = history.steps[: bisect.bisect_right(history.steps, step)]
+        return (step, history.n_examples, tuple(history.columns[s] for s in up_to))
+
+    def _compute_travel(self, key: TravelKey) -> None:
+        """Start computing the dynamics for ``key`` in a thread, or queue it behind the running one."""
+        if self._travel_running is not None:
+            return  # when it is done, the step viewed then is asked for (``on_travel_computed``)
+        self._travel_running = key
+        history = self.state.history  # a frozen view: safe to read from the thread
+
+        def compute() -> None:
+            from evotui.analysis.dynamics import compute_dynamics
+
+            dynamics, error = None, None
+            try:
+                dynamics = compute_dynamics(history, until_step=key[0])
+            except Exception as exc:  # shown and logged, never silent
+                log = record_failure(f"dynamics as of step {key[0]}", exc)
+                error = f"{type(exc).__name__}: {exc}" + (f" (log: {log})" if log else "")
+            self.post_message(TravelComputed(key, dynamics, error))
+
+        self.run_worker(compute, thread=True, group="travel", exit_on_error=False, description="dynamics as of a step")
+
+    def on_travel_computed(self, message: TravelComputed) -> None:
+        self._travel_running = None
+        if message.error is not None:
+            self.notify(message.error, title="step travel failed", severity="error", markup=False)
+        elif message.dynamics is not None:
+            entries = self._travel_entries()
+            entries.append((message.key, message.dynamics))
+            del entries[:-4]  # a few steps back and forth; each holds O(examples) arrays
+        step = self.view_step
+        if step is None or message.error is not None:
+            return
+        if _same_key(message.key, self._travel_key(step)):
+            self.refresh_table(follow=True)
+            self._show_detail()
+        else:
+            self.view_dynamics()  # another step (or new data) meanwhile: compute that one now
 
     def travel_note(self) -> str:
         step = self.view_step
-        return "" if step is None else f"as of step {step:,} (esc: latest)"
+        if step is None:
+            return ""
+        return f"as of step {step:,} (computing…)" if self.travel_pending else f"as of step {step:,} (esc: latest)"
 
     def travel_to(self, step: int | None) -> None:
         """Show the table as of ``step``; the latest step (or None) follows the run live again."""
@@ -125,6 +203,8 @@ class DynamicsActions:
 
         dynamics = self.view_dynamics()
         if dynamics is None:
+            if self.travel_pending:
+                self.notify("the dynamics as of this step are still being computed", markup=False)
             return
 
         def chosen(region: str | None) -> None:
@@ -172,6 +252,9 @@ class DynamicsActions:
 
         if self.rows is None or not self.state.history.n_steps:
             return
+        if self.travel_pending:
+            self.notify("the dynamics as of this step are still being computed", markup=False)
+            return
         shown = len(self.rows)
         what = f"Export the {shown:,} example{'s' if shown != 1 else ''} shown"
         if self.view_step is not None:
@@ -181,6 +264,8 @@ class DynamicsActions:
     def _export_to(self, path: str | None) -> None:
         if path is None or self.rows is None:
             return
+        from evotui.analysis.export import iter_rows, write_rows  # only when exporting
+
         # Everything is taken now, on the UI thread; only the writing runs in the thread.
         rows = iter_rows(self.state.history, self.view_dynamics(), self.rows.order.tolist(), self.view_step)
         target = Path(path).expanduser().absolute()

@@ -1,18 +1,21 @@
-"""What the app knows about the watched run, and what it derives from it (status, progress, ETA).
+"""What the app knows about a watched run, and what it derives from it (status, progress, ETA).
 
-No textual here. "Now" is always passed in (the app's injected clock), so the header's "last 12 s
-ago", the ETA and stale/live are the same in every test run.
+``RunFacts`` holds the derivations; ``RunView`` (``evotui.watch.service``, frozen, one per change) and
+``RunState`` (mutable, for building by hand) carry the fields they read. No textual here. "Now" is
+always passed in (the app's injected clock), so the header's "last 12 s ago", the ETA and stale/live
+are the same in every test run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evotui.analysis.history import RunHistory, StepColumn
+from evotui.analysis.history import RunHistory
 from evotui.analysis.runs import parse_time
 from evotui.watch.tail import DIR_OK, LoadProgress
 from tracker.schema import RunManifest
@@ -22,67 +25,33 @@ from tracker.store import ReadError
 STALE_AFTER_SECONDS = 600.0
 
 
-def analyse(history: RunHistory) -> Any | None:
-    """Training dynamics of ``history`` (``evotui.analysis.dynamics.RunDynamics``), None when not computable."""
-    if history.n_steps == 0:
-        return None
-    try:
-        from evotui.analysis.dynamics import compute_dynamics
-    except ImportError:  # the analysis module is optional for the viewer's basics
-        return None
-    return compute_dynamics(history)
+def written_time(timestamp: str, mtime_ns: int | None) -> float | None:
+    """When a snapshot was written: its timestamp field, else its file's mtime (None: neither)."""
+    moment = parse_time(timestamp)
+    if moment is not None:
+        return moment.timestamp()
+    return mtime_ns / 1e9 if mtime_ns is not None else None
 
 
-def analyse_columns(steps: np.ndarray, columns: list[StepColumn], example_ids: list[str]) -> Any | None:
-    """Training dynamics from a run's step columns, safe to run in a thread.
+class RunFacts:
+    """Status, progress and ETA of a run, derived from the fields below (declared by the subclasses)."""
 
-    The UI thread hands over the column objects (their arrays are never changed once added) and a
-    copy of the ids; the (N, K) matrices are built here, off the UI thread, so a new snapshot costs
-    the UI O(N + K) however long the run is.
-    """
-    if not columns:
-        return None
-    try:
-        from evotui.analysis.dynamics import dynamics_from_arrays
-    except ImportError:
-        return None
-    n = len(example_ids)
-    exact = np.full((n, len(columns)), np.nan)
-    loss = np.full((n, len(columns)), np.nan)
-    for k, column in enumerate(columns):
-        m = min(column.exact.shape[0], n)
-        exact[:m, k] = column.exact[:m]
-        loss[:m, k] = column.loss[:m]
-    return dynamics_from_arrays(steps, exact, loss, example_ids)
-
-
-@dataclass
-class RunState:
     path: Path
-    history: RunHistory = field(default_factory=RunHistory)
-    dynamics: Any | None = None
-    manifest: RunManifest | None = None
-    manifest_error: ReadError | None = None
-    errors: dict[Path, ReadError] = field(default_factory=dict)
-    warnings: dict[Path, str] = field(default_factory=dict)  # read, but the summary disagrees with the rows
-    dir_state: str = ""
-    dir_message: str = ""
-    # Wall time a step's snapshot was written: its timestamp field, else its file's mtime.
-    written_at: dict[int, float] = field(default_factory=dict)
-    load: LoadProgress = field(default_factory=LoadProgress)  # the first bulk read, for the header
+    history: RunHistory
+    manifest: RunManifest | None
+    errors: Mapping[Path, ReadError]
+    manifest_error: ReadError | None
+    warnings: Mapping[Path, str]
+    dir_state: str
+    written_at: Mapping[int, float]
+    load: LoadProgress
+    failure: ServiceFailure | None
 
     @property
     def name(self) -> str:
         if self.manifest is not None and self.manifest.run_name:
             return self.manifest.run_name
         return self.path.name or str(self.path)
-
-    def note_written(self, step: int, timestamp: str, mtime_ns: int | None) -> None:
-        moment = parse_time(timestamp)
-        if moment is not None:
-            self.written_at[step] = moment.timestamp()
-        elif mtime_ns is not None:
-            self.written_at[step] = mtime_ns / 1e9
 
     def last_snapshot_time(self) -> float | None:
         return max(self.written_at.values(), default=None)
@@ -159,3 +128,37 @@ class RunState:
         before = self.history.columns[steps[k - 1]].exact
         n = min(now_exact.shape[0], before.shape[0])
         return int(np.count_nonzero((before[:n] == 1.0) & (now_exact[:n] == 0.0)))
+
+
+@dataclass(frozen=True)
+class ServiceFailure:
+    """An exception in a run's service: shown in the header until a poll succeeds again."""
+
+    reason: str  # "ExceptionType: message", from our own code or a library's (shown inertly)
+    at: float  # wall time (time.time())
+    count: int  # failures in a row
+    log_path: Path | None  # where the traceback went (None: the log file could not be written)
+
+
+@dataclass
+class RunState(RunFacts):
+    """A run's facts, built by hand (tests, tools); the app draws frozen ``RunView``s instead."""
+
+    path: Path
+    history: RunHistory = field(default_factory=RunHistory)
+    dynamics: Any | None = None
+    manifest: RunManifest | None = None
+    manifest_error: ReadError | None = None
+    errors: dict[Path, ReadError] = field(default_factory=dict)
+    warnings: dict[Path, str] = field(default_factory=dict)  # read, but the summary disagrees with the rows
+    dir_state: str = ""
+    dir_message: str = ""
+    # Wall time a step's snapshot was written: its timestamp field, else its file's mtime.
+    written_at: dict[int, float] = field(default_factory=dict)
+    load: LoadProgress = field(default_factory=LoadProgress)  # the first bulk read, for the header
+    failure: ServiceFailure | None = None
+
+    def note_written(self, step: int, timestamp: str, mtime_ns: int | None) -> None:
+        moment = written_time(timestamp, mtime_ns)
+        if moment is not None:
+            self.written_at[step] = moment

@@ -1,50 +1,38 @@
 """``MainScreen``: one run, followed live: header, metrics, filter bar, example table, detail pane.
 
-The tailing runs in a thread worker of this screen and reports only through ``TailUpdate`` messages;
-everything else happens on the UI thread.
+The screen subscribes to its run's service (owned by the App, ``evotui.watch.service``) and swaps in
+each ``RunView`` it posts: the reading, decoding and dynamics happen in the service's thread, and
+this screen only redraws what is on screen (see the threading model in service.py).
 """
 
 from __future__ import annotations
 
-import gc
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState
 
-from evotui.analysis.history import RunHistory, StepColumn
-from evotui.analysis.runs import find_runs
 from evotui.analysis.table import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.watch.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
-from evotui.watch.messages import AnalysisDone, ExampleSelected, TailUpdate
-from evotui.watch.run_state import RunState, analyse, analyse_columns
+from evotui.watch.failure_log import record_failure
+from evotui.watch.messages import ExampleSelected
 from evotui.watch.screens.waiting import WaitingScreen
-from evotui.watch.tail import (
-    DIR_OK,
-    DirectoryTailer,
-    FirstLoad,
-    LoadProgress,
-    gc_paused,
-)
+from evotui.watch.service import RunService, RunUpdated, RunView
 from evotui.watch.text import visible
 from evotui.watch.widgets.detail import ExampleDetail
 from evotui.watch.widgets.example_table import ExampleTable, SortRequested
 from evotui.watch.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.watch.widgets.metrics import MetricsBar
 from evotui.watch.widgets.run_header import RunHeader
-from tracker.store import ReadError
 
 Clock = Callable[[], float]
 FOOTER_ROOMY_WIDTH = 84  # narrower: a compact footer (MainScreen's footer needs 81 columns padded, 69 compact)
@@ -75,39 +63,28 @@ class MainScreen(DynamicsActions, Screen[None]):
         *DYNAMICS_BINDINGS,
     ]
 
-    def __init__(
-        self,
-        path: Path,
-        interval: float = 0.5,
-        clock: Clock = time.time,
-        from_picker: bool = False,
-        prefetch: Future[FirstLoad] | None = None,
-        progress: LoadProgress | None = None,
-    ) -> None:
+    def __init__(self, path: Path, clock: Clock = time.time, from_picker: bool = False) -> None:
         super().__init__()
-        self.prefetch = prefetch
         self.path = path
-        self.interval = interval
         self.clock = clock
         self.from_picker = from_picker
-        self.state = RunState(path)
-        if progress is not None:
-            self.state.load = progress  # the prefetch thread counts its files there
+        self.service: RunService | None = None  # the App's, for this run: this screen only subscribes
+        self.view = RunView.empty(path)  # the latest view drawn; replaced whole, never changed
         self.query_state = TableQuery()
         self.rows: TableRows | None = None
         self.selected: int | None = None
         self._filter_before_edit = ""
-        self._stop = threading.Event()
-        self._consumed = threading.Event()
         self._waiting: WaitingScreen | None = None
         self._detail_timer: Timer | None = None
-        self._loading_timer: Timer | None = None
-        self._analysis_running = False
-        self._analysis_pending = False
-        self._analysed_version = -1
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
-        # (snapshots held, files in the update, read+decode s in the thread, apply s on the UI thread)
-        self.timings: deque[tuple[int, int, float, float]] = deque(maxlen=256)
+        # Per view taken in: (snapshots held, files read, read+decode s and derive s in the service's
+        # thread, s on the UI thread to take it in). For the benches.
+        self.timings: deque[tuple[int, int, float, float, float]] = deque(maxlen=256)
+
+    @property
+    def state(self) -> RunView:
+        """The run as drawn now (the latest view taken in)."""
+        return self.view
 
     def compose(self) -> ComposeResult:
         yield RunHeader(id="run-header")
@@ -122,9 +99,8 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.query_one(ExampleTable).focus()
         self._update_header()
         self.set_interval(1.0, self._update_header)
-        # A faster header while a bulk load runs, so its file count moves.
-        self._loading_timer = self.set_interval(0.25, self._update_header)
-        self._tail()
+        self.service = self.app.open_run(self.path)  # type: ignore[attr-defined]
+        self.service.subscribe(self)
 
     def on_resize(self) -> None:
         self.query_one(QuickFilters).show(self.query_state.quick)  # short labels on narrow terminals
@@ -132,160 +108,69 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.query_one(Footer).compact = self.size.width < FOOTER_ROOMY_WIDTH
 
     def on_unmount(self) -> None:
-        self._stop.set()
-        self._consumed.set()
+        if self.service is not None:
+            self.service.unsubscribe(self)
+            self.app.close_run(self.path)  # type: ignore[attr-defined]
+            self.service = None
 
-    # -- tailing (thread) ----------------------------------------------------------------------------
-    @work(thread=True, exclusive=True, group="tail", exit_on_error=False, description="tail run directory")
-    def _tail(self) -> None:
-        worker = get_current_worker()
-        first: FirstLoad | None = None
-        if self.prefetch is not None:
-            try:
-                first = self.prefetch.result()
-            except Exception:  # the prefetch is an optimisation: on any failure, read again here
-                first = None
-        tailer = first.tailer if first is not None else DirectoryTailer(self.path)
-        history = first.history if first is not None else RunHistory()  # built here until handed over
-        handed_over = False
-        polls = 0
-        while not worker.is_cancelled and not self._stop.is_set():
-            if first is not None:
-                result, first = first.result, None
-            elif handed_over:
-                result = tailer.poll()
-            else:
-                with gc_paused():
-                    result = tailer.poll(
-                        consume=lambda f, snapshot: history.add(snapshot, source=str(f.path)),
-                        progress=self.state.load,
-                    )
-            polls += 1
-            if result.changed:
-                handing = dynamics = None
-                if not handed_over and history.n_steps:
-                    # The first batch (maybe hundreds of files) was built here, off the UI thread.
-                    handing, dynamics, handed_over = history, analyse(history), True
-                self._consumed.clear()
-                self.post_message(TailUpdate(result, handing, dynamics))
-                # Back-pressure: a busy UI slows the poller down instead of queueing batches.
-                while not self._consumed.wait(0.1):
-                    if worker.is_cancelled or self._stop.is_set():
-                        return
-            elif (
-                not handed_over
-                and not self.from_picker
-                and result.state == DIR_OK
-                and result.files_seen == 0
-                and polls % 4 == 1
-                and find_runs(self.path)
-            ):
-                # An empty DIR where runs appear in subdirectories: it is a directory of runs.
-                self.app.call_from_thread(self.app.show_run_picker, self.path)  # type: ignore[attr-defined]
-                return
-            self._stop.wait(self.interval)
-
-    def on_tail_update(self, message: TailUpdate) -> None:
+    # -- the run's data (views from the service) ------------------------------------------------------
+    def on_run_updated(self, message: RunUpdated) -> None:
         started = time.perf_counter()
-        try:
-            self._apply(message)
-        finally:
-            self._consumed.set()
-            n_loaded = len(message.result.loaded) + len(message.result.consumed)
-            self.timings.append(
-                (self.state.history.n_steps, n_loaded, message.result.read_seconds, time.perf_counter() - started)
-            )
-
-    def _apply(self, message: TailUpdate) -> None:
-        result, state = message.result, self.state
-        state.dir_state, state.dir_message = result.state, result.message
-        if result.manifest_changed:
-            manifest = result.manifest
-            # A bad run.json loses nothing: the last good manifest stays, and the error is shown.
-            if isinstance(manifest, ReadError):
-                state.manifest_error = manifest
-            else:
-                state.manifest, state.manifest_error = manifest, None
-        state.errors = result.errors
-        for f, _ in result.loaded:
-            state.warnings.pop(f.path, None)  # a rewritten file is judged again below
-        state.warnings.update(result.warnings)
-        for error in result.failed:
-            self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
-        first_load = message.history is not None
-        new_steps: list[int] = []
-        if first_load:
-            assert message.history is not None
-            state.history, state.dynamics = message.history, message.dynamics
-            self._analysed_version = state.history.version
-            # The loaded run lives as long as the app: keep it out of every later full collection
-            # (measured: 0.2 s per full GC on 500 x 10,000, landing on random keystrokes).
-            gc.freeze()
-        else:
-            for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
-                added = state.history.add(snapshot, source=str(f.path))
-                if not added.replaced:
-                    new_steps.append(added.step)
-            for step in result.removed_steps:
-                state.history.remove_step(step)
-                state.written_at.pop(step, None)
-            if result.loaded or result.removed_steps:
-                self._request_analysis()
-        for f, snapshot in result.loaded:
-            state.note_written(snapshot.training_step, snapshot.timestamp, f.mtime_ns)
-        for step, mtime_ns in result.consumed:
-            if step in state.history.columns:
-                state.note_written(step, state.history.columns[step].timestamp, mtime_ns)
-        self._sync_waiting()
-        if result.loaded or result.removed_steps or first_load:
-            self.refresh_data()
-            if new_steps and state.history.latest_step in new_steps:
-                self._announce_snapshot(state.history.latest_step)
-        self._update_header()
-        if state.history.n_steps:
-            self.loaded = True
-            if self._loading_timer is not None:
-                self._loading_timer.stop()
-                self._loading_timer = None
-
-    # -- training dynamics (thread) -----------------------------------------------------------------
-    def _request_analysis(self) -> None:
-        """Recompute the dynamics off the UI thread; one computation at a time, the latest data wins."""
-        if self._analysis_running:
-            self._analysis_pending = True
+        previous, view = self.view, message.view
+        if view.path != self.path or view.version <= previous.version:
             return
-        history = self.state.history
-        self._analysis_running, self._analysis_pending = True, False
-        columns = [history.columns[step] for step in history.steps]
-        self._analyse(history.version, history.steps_array(), columns, list(history.example_ids))
+        self._take(previous, view)
+        self.timings.append(
+            (
+                view.history.n_steps,
+                view.files_read,
+                view.read_seconds,
+                view.derive_seconds,
+                time.perf_counter() - started,
+            )
+        )
 
-    @work(thread=True, group="analyse", exit_on_error=False, description="training dynamics")
-    def _analyse(self, version: int, steps: np.ndarray, columns: list[StepColumn], ids: list[str]) -> None:
-        dynamics = None
-        try:
-            dynamics = analyse_columns(steps, columns, ids)
-        finally:  # even on failure: the UI must learn that no computation is running any more
-            self.post_message(AnalysisDone(version, dynamics))
+    def _take(self, previous: RunView, view: RunView) -> None:
+        """Swap in ``view`` and redraw what changed. O(rows on screen + steps), never O(examples x steps)."""
+        self.view = view
+        if view.holds_runs and not view.loaded and not self.from_picker:
+            # An empty DIR where runs appear in subdirectories: it is a directory of runs.
+            self.app.show_run_picker(self.path)  # type: ignore[attr-defined]
+            return
+        for path, error in view.errors.items():
+            if previous.errors.get(path) != error:
+                self.notify(visible(f"skipped {error}"), title="unreadable snapshot", severity="warning", markup=False)
+        if view.polled:
+            self._sync_waiting()
+        data_changed = view.history.version != previous.history.version or view.dynamics is not previous.dynamics
+        if data_changed:
+            self.refresh_data(live=previous.loaded)
+            latest = view.history.latest_step
+            if previous.loaded and latest is not None and latest not in previous.history.columns:
+                self._announce_snapshot(latest)
+        self._update_header()
+        if view.loaded:
+            self.loaded = True
 
-    def on_analysis_done(self, message: AnalysisDone) -> None:
-        self._analysis_running = False
-        if message.version > self._analysed_version and message.dynamics is not None:
-            self._analysed_version = message.version
-            self.state.dynamics = message.dynamics
-            self.refresh_table()
-            # The regression marks on the accuracy sparkline come from the dynamics too.
-            self.query_one(MetricsBar).show(self.state.history, regression_steps(self.state.dynamics))
-            self.query_one(ExampleDetail).shown = None  # the title shows the status
-            self._show_detail()
-        if self._analysis_pending:
-            self._request_analysis()
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A worker of this screen (export, step travel) that raised: shown and logged, never silent."""
+        error = event.worker.error
+        if event.state != WorkerState.ERROR or error is None:
+            return
+        what = event.worker.description or event.worker.name or "background work"
+        log = record_failure(f"worker: {what}", error)
+        where = f" (traceback in {log})" if log is not None else ""
+        self.notify(visible(f"{what} failed: {type(error).__name__}: {error}{where}"), severity="error", markup=False)
 
     def _sync_waiting(self) -> None:
-        if self.state.history.n_steps == 0:
+        if self.state.history.n_steps == 0 and not self.state.load.active:
             if self._waiting is None:
                 self._waiting = WaitingScreen(str(self.path))
                 self.app.push_screen(self._waiting)
-            self._waiting.show_state(self.state.dir_message)
+            detail = self.state.dir_message
+            if self.state.failure is not None:
+                detail = f"{detail}\nerror: {self.state.failure.reason}".strip()
+            self._waiting.show_state(detail)
         elif self._waiting is not None:
             if self.app.screen is self._waiting:
                 self.app.pop_screen()
@@ -311,11 +196,19 @@ class MainScreen(DynamicsActions, Screen[None]):
     def _update_header(self) -> None:
         self.query_one(RunHeader).show(self.state, self.clock())
 
-    def refresh_data(self) -> None:
-        """Everything that depends on the run's data (after new snapshots)."""
+    def refresh_data(self, live: bool = False) -> None:
+        """Everything that depends on the run's data (after new snapshots).
+
+        ``live``: an update of a run already on screen; the detail pane (a plot, a long history)
+        then follows after a short quiet time, like a cursor move, so a burst of snapshots costs it
+        one redraw.
+        """
         self.query_one(MetricsBar).show(self.state.history, regression_steps(self.state.dynamics))
         self.refresh_table()
-        self._show_detail()
+        if live:
+            self._schedule_detail()
+        else:
+            self._show_detail()
 
     def refresh_table(self, follow: bool = False) -> None:
         """Rows for the current filter, sort and step; the table keeps its selected example.
@@ -323,7 +216,14 @@ class MainScreen(DynamicsActions, Screen[None]):
         ``follow``: the person changed the filter or the sort, so scroll to where the selected
         example went. Live updates (``follow=False``) never move the view under the reader.
         """
-        self.rows = table_rows(self.state.history, self.view_dynamics(), self.query_state)
+        dynamics = self.view_dynamics()
+        if dynamics is None and self.travel_pending:
+            # As of an earlier step, its dynamics still computing in a thread: the note says so now,
+            # the table fills in when they arrive (``on_travel_computed``).
+            shown = len(self.rows) if self.rows is not None else 0
+            self.query_one(FilterBar).show_count(shown, self.state.history.n_examples, self.travel_note())
+            return
+        self.rows = table_rows(self.state.history, dynamics, self.query_state)
         table = self.query_one(ExampleTable)
         table.show(self.rows, self.state.history)
         if follow:
@@ -331,12 +231,17 @@ class MainScreen(DynamicsActions, Screen[None]):
         self.query_one(FilterBar).show_count(len(self.rows), self.rows.total, self.travel_note())
 
     def _show_detail(self) -> None:
+        if self.travel_pending:
+            return  # shown with the travelled table, when its dynamics arrive
         self.query_one(ExampleDetail).show(self.state.history, self.view_dynamics(), self.selected, self.view_step)
 
     def on_example_selected(self, message: ExampleSelected) -> None:
         # The table moves at once; the detail pane (plot, long history) follows when the cursor or
         # the filter pauses, so that key repeat and typing never queue up its renders.
         self.selected = message.index
+        self._schedule_detail()
+
+    def _schedule_detail(self) -> None:
         if self._detail_timer is not None:
             self._detail_timer.stop()
         self._detail_timer = self.set_timer(DETAIL_DELAY, self._show_detail)

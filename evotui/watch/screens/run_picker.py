@@ -100,7 +100,7 @@ class RunPickerScreen(Screen[None]):
     def action_open(self) -> None:
         table = self.query_one(DataTable)
         if self.runs and 0 <= table.cursor_row < len(self.runs):
-            self.app.open_run(self.runs[table.cursor_row].path)  # type: ignore[attr-defined]
+            self.app.show_run(self.runs[table.cursor_row].path)  # type: ignore[attr-defined]
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from evotui.watch.run_state import RunState
+from evotui.watch.run_state import RunFacts
 from evotui.watch.text import visible
 
 STATUS_MARKS = {
@@ -36,7 +36,7 @@ def progress_bar(fraction: float, width: int) -> str:
     return "▓" * filled + "░" * (width - filled)
 
 
-def header_text(state: RunState, now: float, width: int) -> Text:
+def header_text(state: RunFacts, now: float, width: int) -> Text:
     """One line. When it does not fit, a compact form drops the app name and shortens words."""
     text = _header_text(state, now, compact=False)
     if text.cell_len > width:
@@ -44,7 +44,7 @@ def header_text(state: RunState, now: float, width: int) -> Text:
     return text
 
 
-def _header_text(state: RunState, now: float, compact: bool) -> Text:
+def _header_text(state: RunFacts, now: float, compact: bool) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if not compact:
         text.append(" evotui", style="bold")
@@ -66,6 +66,10 @@ def _header_text(state: RunState, now: float, compact: bool) -> Text:
     text.append(label, style=style)
     if status == "loading":
         text.append(f" {state.load.done:,}/{state.load.total:,} files")
+    if state.failure is not None:
+        # The service's last exception, its reason inert (it may quote file content); the log has the rest.
+        text.append(" · ✗ error: " if not compact else " · ✗ ", style="bold red")
+        text.append(visible(state.failure.reason)[:80], style="red")
     last = state.last_snapshot_time()
     if last is not None:
         text.append(f"{' ' if compact else ', last '}{format_age(now - last, compact)} ago")
@@ -88,5 +92,5 @@ def _header_text(state: RunState, now: float, compact: bool) -> Text:
 class RunHeader(Static):
     """Re-rendered on data changes and once a second (the "ago" and ETA move with the clock)."""
 
-    def show(self, state: RunState, now: float) -> None:
+    def show(self, state: RunFacts, now: float) -> None:
         self.update(header_text(state, now, self.size.width or 80))

@@ -1,0 +1,360 @@
+"""One ``RunService`` per open run: the read side's engine, and its threading model.
+
+Threading model (the one rule of the app; see DESIGN.md "Round 2")::
+
+    files --(service thread: poll, read, decode, per-step columns, dynamics)--> RunView (frozen)
+          --(RunUpdated message, replaceable)--> UI thread: swap the reference, repaint
+
+* The App owns the services (``EvotuiApp.open_run``): one per open run directory, whatever number of
+  screens show it (the main screen, a comparison of two runs...). A screen subscribes for the views
+  of its run and unsubscribes when it goes away; it never starts, stops or waits for a service.
+* Each service has one thread (a plain daemon ``threading.Thread``, started by ``start()``, stopped
+  by ``close()``). It alone touches its ``DirectoryTailer`` and its working ``RunHistory``. After
+  every change it derives a new ``RunView``: a ``frozen_copy()`` of the history (lists copied, step
+  columns shared: a column is never changed once added), the training dynamics over the whole run,
+  the manifest, errors and warnings. Nothing in a view is mutated after it is posted, so the UI
+  thread reads it with no lock while the thread goes on.
+* The view reaches the UI as ``RunUpdated``; a burst of them collapses into the newest one
+  (``Message.can_replace``), so a slow screen is never handed a queue of stale work. The UI thread
+  only swaps references and redraws what is on screen (rows, never all of the history); it never
+  decodes, never recomputes over the whole history, and never waits on a thread. ``service.view``
+  is the latest view for whoever needs it outside the message flow.
+* Failures are never silent: an exception in the thread is written with its traceback to the log
+  file (``evotui.watch.failure_log``), and the next view carries a ``ServiceFailure`` that the
+  header shows with its reason; the thread goes on at the next poll (after a failed poll it reads
+  the directory again from scratch, since a poll cut short leaves the tailer's memory behind the
+  history). The failure clears when a poll succeeds.
+* Garbage collection is left on. The snapshot Structs are declared ``gc=False`` (tracker/schema.py:
+  they hold no reference cycles), so decoding thousands of rows no longer feeds the cyclic collector;
+  no thread switches the collector off for the whole process.
+
+``tailer_factory`` is the documented injection point for the tailing itself (tests pass a tailer whose
+``poll`` fails for real to check the failure path).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+from evotui.analysis.history import RunHistory
+from evotui.watch.failure_log import record_failure
+from evotui.watch.run_state import RunFacts, ServiceFailure, written_time
+from evotui.watch.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, summary_problem
+from tracker.schema import RunManifest, Snapshot
+from tracker.store import ReadError, SnapshotFile
+
+if TYPE_CHECKING:
+    from textual.message_pump import MessagePump
+
+    from evotui.analysis.dynamics import RunDynamics
+
+TailerFactory = Callable[[Path], DirectoryTailer]
+PROGRESS_EVERY = 0.25  # seconds between "loading n/m files" views during a bulk load
+RUNS_CHECK_EVERY = 4  # polls between looks for runs in subdirectories while DIR holds no snapshot
+
+
+
+def _empty() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class RunView(RunFacts):
+    """One run as of one moment, ready to draw. Never mutated after it is posted.
+
+    The header's derivations (status, progress, ETA) come from ``RunFacts``.
+    """
+
+    path: Path
+    version: int  # grows with every change (history, manifest, errors, directory state, failure)
+    history: RunHistory  # a frozen copy: safe to read on the UI thread while the service works
+    dynamics: RunDynamics | None
+    manifest: RunManifest | None
+    manifest_error: ReadError | None = None  # run.json unreadable (the last good manifest stays)
+    errors: Mapping[Path, ReadError] = field(default_factory=_empty)  # every file failing right now
+    warnings: Mapping[Path, str] = field(default_factory=_empty)  # read, but the stored summary disagrees with the rows
+    dir_state: str = ""  # DIR_OK, DIR_MISSING, ... (evotui.watch.tail)
+    dir_message: str = ""
+    written_at: Mapping[int, float] = field(default_factory=_empty)  # step -> wall time it was written
+    load: LoadProgress = field(default_factory=LoadProgress)  # the bulk first read (a copy, never updated)
+    failure: ServiceFailure | None = None  # the last exception of the service, until a poll succeeds
+    holds_runs: bool = False  # no snapshot here, but runs in subdirectories: a directory of runs
+    polled: bool = False  # the directory was looked at once at least (False: a progress view of the first read)
+    # For the benches: files read for this view, their read+decode seconds, and the thread's seconds
+    # from the end of the poll to the view (copy + dynamics).
+    files_read: int = 0
+    read_seconds: float = 0.0
+    derive_seconds: float = 0.0
+    insights: tuple[Any, ...] = ()  # filled by evotui.analysis.insights (issue 14), computed in the thread
+
+    @classmethod
+    def empty(cls, path: Path) -> RunView:
+        return cls(path=path, version=0, history=RunHistory(), dynamics=None, manifest=None)
+
+    @property
+    def loaded(self) -> bool:
+        """At least one snapshot is held."""
+        return self.history.n_steps > 0
+
+
+class RunUpdated(Message):
+    """A new view of one run, posted by its service to each subscriber.
+
+    A newer view of the same run replaces one still waiting in the queue: only the newest is drawn.
+    """
+
+    def __init__(self, view: RunView) -> None:
+        super().__init__()
+        self.view = view
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, RunUpdated) and message.view.path == self.view.path
+
+
+class RunService:
+    """Tails one run directory in a thread and posts ready ``RunView``s (see the module docstring)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        interval: float = 0.5,
+        tailer_factory: TailerFactory = DirectoryTailer,
+    ) -> None:
+        self.path = Path(path)
+        self.interval = interval
+        self.view: RunView | None = None
+        self._tailer_factory = tailer_factory
+        self._subscribers: list[MessagePump] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Kept for the benches: every view posted (bounded).
+        self.posted: deque[RunView] = deque(maxlen=4096)
+        # -- owned by the thread -----------------------------------------------------------------------
+        self._tailer: DirectoryTailer | None = None
+        self._history = RunHistory()
+        self._manifest: RunManifest | None = None
+        self._manifest_error: ReadError | None = None
+        self._errors: dict[Path, ReadError] = {}
+        self._warnings: dict[Path, str] = {}
+        self._dir_state = ""
+        self._dir_message = ""
+        self._written_at: dict[int, float] = {}
+        self._progress = LoadProgress()
+        self._failure: ServiceFailure | None = None
+        self._holds_runs = False
+        self._polls = 0
+        self._version = 0
+        self._dynamics: RunDynamics | None = None
+        self._derived_version = -1  # history version the dynamics were computed for
+
+    # -- lifecycle (UI thread) ------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread (once; later calls do nothing)."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=f"evotui-run {self.path.name}", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread at its next check; does not wait for it (it may be decoding a big file)."""
+        self._stop.set()
+        with self._lock:
+            self._subscribers.clear()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (tests and tools; the UI never calls this)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def subscribe(self, target: MessagePump) -> None:
+        """``target`` receives ``RunUpdated`` for every new view, starting with the current one."""
+        with self._lock:
+            if target not in self._subscribers:
+                self._subscribers.append(target)
+            view = self.view
+        if view is not None:
+            target.post_message(RunUpdated(view))
+
+    def unsubscribe(self, target: MessagePump) -> None:
+        with self._lock:
+            if target in self._subscribers:
+                self._subscribers.remove(target)
+
+    # -- the thread -----------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._cycle()
+            except Exception as exc:  # never silent: logged, shown, and the next poll tries again
+                self._fail(exc)
+            self._stop.wait(self.interval)
+
+    def _cycle(self) -> None:
+        started = time.perf_counter()
+        if self._tailer is None:
+            self._tailer = self._tailer_factory(self.path)
+            result = self._first_poll(self._tailer)
+        else:
+            result = self._tailer.poll()
+            self._take(result)
+        self._polls += 1
+        changed = result.changed or self._failure is not None
+        self._failure = None
+        if self._check_for_runs(result):
+            changed = True
+        if changed or self.view is None or not self.view.polled:
+            self._publish(result.read_seconds, len(result.loaded) + len(result.consumed), started)
+
+    def _first_poll(self, tailer: DirectoryTailer) -> PollResult:
+        """The first look: every file, added to the history as soon as it is decoded (never all held)."""
+        newest: list[tuple[SnapshotFile, Snapshot]] = []
+        last_progress = time.perf_counter()
+
+        def add(f: SnapshotFile, snapshot: Snapshot) -> None:
+            nonlocal last_progress
+            # Texts once, from the newest snapshot, rather than rewritten for every file.
+            self._history.add(snapshot, source=str(f.path), texts=False)
+            if not newest or snapshot.training_step >= newest[0][1].training_step:
+                newest[:] = [(f, snapshot)]
+            now = time.perf_counter()
+            if now - last_progress >= PROGRESS_EVERY and not self._stop.is_set():
+                last_progress = now
+                self._publish_progress()
+
+        self._history = RunHistory()
+        self._progress = LoadProgress()
+        result = tailer.poll(consume=add, progress=self._progress)
+        if newest:
+            f, snapshot = newest[0]
+            self._history.set_texts(snapshot)
+            problem = summary_problem(snapshot)  # the newest file only: the check is O(rows)
+            if problem:
+                result.warnings[f.path] = problem
+        self._take(result)
+        return result
+
+    def _take(self, result: PollResult) -> None:
+        """Fold one poll into the thread's state."""
+        self._dir_state, self._dir_message = result.state, result.message
+        if result.manifest_changed:
+            manifest = result.manifest
+            # A bad run.json loses nothing: the last good manifest stays, and the error is shown.
+            if isinstance(manifest, ReadError):
+                self._manifest_error = manifest
+            else:
+                self._manifest, self._manifest_error = manifest, None
+        self._errors = dict(result.errors)
+        history = self._history
+        for f, snapshot in sorted(result.loaded, key=lambda item: item[0].step):
+            self._warnings.pop(f.path, None)  # a rewritten file is judged again
+            history.add(snapshot, source=str(f.path))
+            moment = written_time(snapshot.timestamp, f.mtime_ns)
+            if moment is not None:
+                self._written_at[snapshot.training_step] = moment
+        self._warnings.update(result.warnings)
+        for step, mtime_ns in result.consumed:
+            if step in history.columns:
+                moment = written_time(history.columns[step].timestamp, mtime_ns)
+                if moment is not None:
+                    self._written_at[step] = moment
+        for step in result.removed_steps:
+            history.remove_step(step)
+            self._written_at.pop(step, None)
+
+    def _check_for_runs(self, result: PollResult) -> bool:
+        """An empty DIR whose subdirectories hold runs is a directory of runs (the app shows the picker)."""
+        if self._history.n_steps or result.state != DIR_OK or result.files_seen:
+            return False
+        if self._polls % RUNS_CHECK_EVERY != 1:
+            return False
+        from evotui.analysis.runs import find_runs
+
+        holds = bool(find_runs(self.path))
+        changed = holds != self._holds_runs
+        self._holds_runs = holds
+        return changed
+
+    def _derive(self) -> RunHistory:
+        """A frozen copy of the history, and the dynamics over it when the data changed."""
+        history = self._history.frozen_copy()
+        if history.version != self._derived_version:
+            self._dynamics = None
+            if history.n_steps:
+                from evotui.analysis.dynamics import compute_dynamics  # numpy work: in this thread only
+
+                self._dynamics = compute_dynamics(history, keep_matrices=False)
+            self._derived_version = history.version
+        return history
+
+    def _make_view(self, history: RunHistory, **extra: Any) -> RunView:
+        self._version += 1
+        return RunView(
+            path=self.path,
+            version=self._version,
+            history=history,
+            dynamics=self._dynamics,
+            manifest=self._manifest,
+            manifest_error=self._manifest_error,
+            errors=MappingProxyType(dict(self._errors)),
+            warnings=MappingProxyType(dict(self._warnings)),
+            dir_state=self._dir_state,
+            dir_message=self._dir_message,
+            written_at=MappingProxyType(dict(self._written_at)),
+            load=LoadProgress(self._progress.done, self._progress.total),
+            failure=self._failure,
+            holds_runs=self._holds_runs,
+            **extra,
+        )
+
+    def _publish(self, read_seconds: float, files_read: int, started: float) -> None:
+        derive_started = time.perf_counter()
+        history = self._derive()
+        view = self._make_view(
+            history,
+            polled=True,
+            files_read=files_read,
+            read_seconds=read_seconds,
+            derive_seconds=time.perf_counter() - derive_started,
+        )
+        self._post(view)
+
+    def _publish_progress(self) -> None:
+        """A view of the first read under way: the previous data (none yet) and the file count."""
+        previous = self.view.history if self.view is not None else RunHistory()
+        self._post(self._make_view(previous, polled=False))
+
+    def _fail(self, exc: Exception) -> None:
+        count = self._failure.count + 1 if self._failure is not None else 1
+        path = record_failure(f"run service for {self.path}", exc)
+        self._failure = ServiceFailure(f"{type(exc).__name__}: {exc}", time.time(), count, path)
+        # A poll cut short leaves the tailer's memory ahead of the history: read again from scratch.
+        self._tailer = None
+        self._derived_version = -1
+        try:
+            previous = self.view
+            history = previous.history if previous is not None else RunHistory()
+            self._post(self._make_view(history, polled=previous.polled if previous is not None else False))
+        except Exception as again:  # the failure view itself failed: the log has both
+            record_failure(f"run service for {self.path} (showing a failure)", again)
+
+    def _post(self, view: RunView) -> None:
+        with self._lock:
+            self.view = view
+            targets = list(self._subscribers)
+        self.posted.append(view)
+        for target in targets:
+            target.post_message(RunUpdated(view))

@@ -27,6 +27,7 @@ APP_TEST_FILES = {
     "test_watch_service.py",
     "test_app_dynamics.py",
     "test_reliability_watch.py",
+    "test_watch_compare.py",
 }
 
 

@@ -7,7 +7,7 @@ Screens: ``MainScreen`` (one run, ``screens/main.py``), ``RunPickerScreen`` (a d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -36,9 +36,12 @@ class EvotuiApp(App[None]):
         interval: float = 0.5,
         clock: Clock = time.time,
         tailer_factory: TailerFactory = DirectoryTailer,
+        compare: Sequence[str | Path] = (),
     ) -> None:
         super().__init__()
         self.path = Path(path)
+        # `evotui watch A B ...`: runs compared with ``path`` (A) on the compare screen.
+        self.compare_paths = [Path(p) for p in compare]
         self.interval = interval
         self.clock = clock
         self.tailer_factory = tailer_factory  # the tailing itself, injectable (tests: a tailer that fails)
@@ -49,6 +52,8 @@ class EvotuiApp(App[None]):
         if has_run_files(self.path):
             self.open_run(self.path)
             self.services[0].start()
+        for other in self.compare_paths:  # every compared run starts reading now too
+            self.open_run(other).start()
 
     @property
     def services(self) -> list[RunService]:
@@ -88,7 +93,9 @@ class EvotuiApp(App[None]):
         self._started = True
         for service in self.services:
             service.start()
-        if not self._runs and self.path.is_dir() and self._has_subruns():
+        if self.compare_paths:
+            self.show_comparison([self.path, *self.compare_paths])
+        elif not self._runs and self.path.is_dir() and self._has_subruns():
             self.show_run_picker(self.path)
         else:
             self.push_screen(MainScreen(self.path, self.clock))
@@ -121,6 +128,12 @@ class EvotuiApp(App[None]):
         """The main screen for the run in ``path`` (from the run picker: esc goes back to it)."""
         self.push_screen(MainScreen(path, self.clock, from_picker=True))
 
+    def show_comparison(self, paths: Sequence[Path], from_picker: bool = False) -> None:
+        """The compare screen for the runs in ``paths`` (the first is A); from the run picker, esc goes back."""
+        from evotui.watch.screens.compare_runs import CompareRunsScreen  # imported only when comparing
+
+        self.push_screen(CompareRunsScreen(paths, self.clock, from_picker=from_picker))
+
     def action_help(self) -> None:
         from evotui.watch.screens.help import HelpScreen  # Markdown: imported only when asked for
 
@@ -130,6 +143,9 @@ class EvotuiApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and what the columns mean", self.action_help)
+        screen_commands = getattr(screen, "system_commands", None)  # screens with their own entries
+        if screen_commands is not None:
+            yield from screen_commands()
         if isinstance(screen, MainScreen):
             for key, label in QUICK_FILTERS:
                 yield SystemCommand(f"Show: {label}", f"Quick filter: {label}", lambda k=key: screen.action_quick(k))
@@ -146,7 +162,8 @@ def make_app(
     interval: float = 0.5,
     clock: Clock = time.time,
     tailer_factory: TailerFactory = DirectoryTailer,
+    compare: Sequence[str | Path] = (),
 ) -> EvotuiApp:
     """The app for ``evotui watch PATH``; tests pass a frozen ``clock``, a short ``interval`` and, to
     check the failure path, a ``tailer_factory`` whose tailer fails."""
-    return EvotuiApp(path, interval=interval, clock=clock, tailer_factory=tailer_factory)
+    return EvotuiApp(path, interval=interval, clock=clock, tailer_factory=tailer_factory, compare=compare)

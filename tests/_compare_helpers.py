@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker.schema import Snapshot
-from tracker.store import ReadError, list_snapshot_files, read_manifest, read_snapshot
+from tracker.store import ReadError, SnapshotStore, list_snapshot_files, read_manifest, read_snapshot
+from tracker.synthetic import BASE_TIME, SyntheticRun
 
 TOY_STEPS = 400
 TOY_EXAMPLES = 24
@@ -39,6 +40,28 @@ def train_toy_pair(root: Path) -> tuple[Path, Path]:
     finally:
         torch.set_num_threads(threads)
     return paths[0], paths[1]
+
+
+def write_compare_pair(parent: Path) -> tuple[Path, Path, float]:
+    """Two seeded synthetic runs of the same 40 questions for the pictures: A finished at step 800, B (other
+    dynamics: another seed's) still running at step 600 of 800. Returns (A, B, "now": 12 s after the
+    last snapshot, for a frozen clock). Byte-identical on every call."""
+    a = SyntheticRun(40, 17, seed=7, step_every=50, max_steps=800, run_name="lr-3e-3")
+    b = SyntheticRun(40, 13, seed=7, step_every=50, max_steps=800, run_name="lr-1e-2")
+    other = SyntheticRun(40, 13, seed=11, step_every=50)
+    # B asks A's questions (seed 7's texts and answers) but learns them as seed 11's run does.
+    b.correct, b.loss, b.kind, b.offsets, b.junk = other.correct, other.loss, other.kind, other.offsets, other.junk
+    dirs = []
+    for run in (a, b):
+        store = SnapshotStore(parent / run.run_name, fsync=False)
+        store.ensure()
+        for k in range(run.n_steps):
+            store.write(run.snapshot(k))
+        store.write_manifest(run.manifest(run.n_steps - 1, "finished" if run is a else "running"))
+        dirs.append(parent / run.run_name)
+    last = max(float(run.steps[-1]) * run.seconds_per_step for run in (a, b))
+    now = BASE_TIME.timestamp() + last + 12.0
+    return dirs[0], dirs[1], now
 
 
 def snapshots_of(directory: Path) -> list[Snapshot]:

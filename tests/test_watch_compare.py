@@ -14,7 +14,7 @@ from evotui.watch.screens.compare_runs import CompareHelpScreen, CompareRunsScre
 from evotui.watch.screens.run_picker import RunPickerScreen
 from evotui.watch.widgets.compare_detail import CompareDetail
 from evotui.watch.widgets.compare_table import CompareTable
-from tests._compare_helpers import plain_examples, plain_quick_counts, snapshots_of
+from tests._compare_helpers import plain_examples, plain_quick_counts, snapshots_of, write_compare_pair
 from tests._watch_helpers import HOSTILE_OUTPUTS, screen_text, sync, wait_for, write_hostile_run
 from tracker.schema import RunManifest
 from tracker.store import SnapshotStore, read_manifest
@@ -219,3 +219,28 @@ async def test_hostile_text_is_inert_on_the_compare_screen(tmp_path: Path) -> No
         assert "\x1b" not in text and "\x07" not in text and "\x00" not in text and "\u202e" not in text
         assert "[bold red]markup[/]" in text or "[bold red]markup" in text  # shown, not applied
         assert "␛" in text
+
+
+# -- pictures (SVG snapshots: seeded runs, frozen clock, fixed sizes) -------------------------------
+def _pair_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # relative paths: nothing machine-specific in the pictures
+    a, b, now = write_compare_pair(Path("runs"))
+    return make_app(a, interval=FAST, clock=lambda: now, compare=[b])
+
+
+async def _compared(pilot) -> None:
+    await wait_compared(pilot)
+    await pilot.press("down", "down")
+    screen = pilot.app.screen
+    detail = screen.query_one(CompareDetail)
+    await wait_for(pilot, lambda: detail.shown is not None and detail.shown[1] == screen.selected)
+
+
+class TestPictures:
+    def test_compare_screen_80x24(self, snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        app = _pair_app(tmp_path, monkeypatch)
+        assert snap_compare(app, terminal_size=(80, 24), run_before=_compared)
+
+    def test_compare_screen_160x48(self, snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        app = _pair_app(tmp_path, monkeypatch)
+        assert snap_compare(app, terminal_size=(160, 48), run_before=_compared)

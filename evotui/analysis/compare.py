@@ -135,6 +135,8 @@ class Comparison:
     by_input: int
     input_differs: int  # id matches whose input texts differ between A and some run
     _search: list[str] | None = field(default=None, repr=False, compare=False)
+    _counts: dict[int, dict[str, int]] = field(default_factory=dict, repr=False, compare=False)
+    _differ: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_runs(self) -> int:
@@ -174,18 +176,28 @@ class Comparison:
                 delta = self.learned_difference(b)
                 return delta < 0 if key == "b_faster" else delta > 0  # NaN compares False
         if key == "differ":
-            out_a, out_b = self.outputs[0], self.outputs[b]
-            return np.fromiter(
-                (x is not None and y is not None and x != y for x, y in zip(out_a, out_b, strict=True)),
-                dtype=bool,
-                count=self.n_matched,
-            )
+            differ = self._differ.get(b)
+            if differ is None:  # a pass over the strings: once per B
+                out_a, out_b = self.outputs[0], self.outputs[b]
+                differ = np.fromiter(
+                    (x is not None and y is not None and x != y for x, y in zip(out_a, out_b, strict=True)),
+                    dtype=bool,
+                    count=self.n_matched,
+                )
+                self._differ[b] = differ
+            return differ.copy()
         if key == "forgotten_one":
             return (self.status[:, 0] == "forgotten") != (self.status[:, b] == "forgotten")
         raise ValueError(f"unknown quick filter {key!r}")
 
     def quick_counts(self, b: int = 1) -> dict[str, int]:
-        return {key: int(np.count_nonzero(self.quick_mask(key, b))) for key in QUICK_KEYS}
+        """How many matched examples each quick filter keeps (computed once per B: the filter line
+        shows them at every keystroke)."""
+        cached = self._counts.get(b)
+        if cached is None:
+            cached = {key: int(np.count_nonzero(self.quick_mask(key, b))) for key in QUICK_KEYS}
+            self._counts[b] = cached
+        return dict(cached)
 
     def search_text(self) -> list[str]:
         """Lower-cased id, input, expected and every run's output per matched example (built once)."""

@@ -146,7 +146,7 @@ def title_text(cmp: Comparison | None, n_runs: int, computing: bool, width: int 
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     if not compact:
         text.append(" evotui ·", style="bold")
-    text.append(f" compare {n_runs} runs")
+    text.append(f" {n_runs} runs" if compact else f" compare {n_runs} runs")
     if cmp is None:
         text.append(" · reading the runs…" if computing else " · waiting for the runs", style="dim")
         return text
@@ -155,12 +155,13 @@ def title_text(cmp: Comparison | None, n_runs: int, computing: bool, width: int 
         text.append(f" ({cmp.by_id:,} id, {cmp.by_input:,} input)")
     else:
         text.append(f" ({cmp.by_id:,} by id, {cmp.by_input:,} by input text)")
-    text.append(" · own " + " ".join(f"{run_letter(r)} {side.own:,}" for r, side in enumerate(cmp.runs)))
+    own = [f"{run_letter(r)}{'' if compact else ' '}{side.own:,}" for r, side in enumerate(cmp.runs)]
+    text.append(" · own " + " ".join(own))
     if cmp.input_differs:
         text.append(f" · {cmp.input_differs:,} id matches differ in input", style="yellow")
     text.append(" · x " if compact else " · x: ")
     if cmp.x_axis == X_FRACTION:
-        text.append("% of max_steps" if compact else "fraction of max_steps (runs differ in length)", style="bold")
+        text.append("% max_steps" if compact else "fraction of max_steps (runs differ in length)", style="bold")
     else:
         text.append("step", style="bold")
     return text

@@ -24,13 +24,15 @@ from evotui.watch.widgets.runs_plot import RunsPlot, Series, run_style
 MAX_HISTORY_LINES = 400  # distinct outputs shown per run (a long run's history is cut at its oldest)
 
 
-def prediction_column(history: RunHistory, index: int, reference: str | None, r: int, name: str) -> Text:
+def prediction_column(
+    history: RunHistory, index: int, reference: str | None, r: int, name: str, name_width: int = 30
+) -> Text:
     """Run ``r``'s history of one example, oldest first, consecutive identical outputs on one line (×N),
     each output's characters new since the previous line marked; on top, its latest output with the
     characters that differ from run A's (``reference``; None for run A itself) marked."""
     text = Text(no_wrap=False)
     text.append(f"{run_letter(r)} ", style=f"bold {run_style(r)}")
-    text.append_text(cell_text(name, 30, style=f"bold {run_style(r)}"))
+    text.append_text(cell_text(name, name_width, style=f"bold {run_style(r)}"))
     points = history.prediction_history(index)
     if not points:
         text.append("\nnot evaluated", style="dim italic")
@@ -137,7 +139,9 @@ class CompareDetail(Vertical):
                 texts.append(f"  {run_letter(r)} expects ", style=f"bold {run_style(r)}")
                 texts.append_text(cell_text(history.expected[i], 40))
         self.query_one("#cmp-detail-texts", Static).update(texts)
+        # The run's name on one line above its column (the columns share two thirds of the pane).
+        name_width = max(6, min(30, (self.size.width * 2 // 3) // max(len(histories), 1) - 5))
         for r, history in enumerate(histories):
             i = int(cmp.index[m, r])
-            column = prediction_column(history, i, None if r == 0 else reference_now, r, names[r])
+            column = prediction_column(history, i, None if r == 0 else reference_now, r, names[r], name_width)
             self.query_one(f"#cmp-history-{r}", Static).update(column)

@@ -45,6 +45,7 @@ from evotui.analysis.compare import (
 )
 from evotui.analysis.dynamics import STATUSES
 from evotui.analysis.table import TableQuery
+from evotui.watch.failure_log import record_failure
 from evotui.watch.messages import ExampleSelected
 from evotui.watch.screens.help import HelpScreen
 from evotui.watch.service import RunUpdated, RunView
@@ -376,7 +377,8 @@ class CompareRunsScreen(Screen[None]):
         if any(v is None or not v.polled for v in self.views):
             return  # every run looked at once: no half-empty comparison flashes by first
         views = tuple(v for v in self.views if v is not None)
-        if views == self.compared:
+        # Identity, not equality: a view is never changed, and comparing two would compare whole runs.
+        if len(views) == len(self.compared) and all(a is b for a, b in zip(views, self.compared, strict=True)):
             return
         if self._computing:
             self._pending = True
@@ -391,8 +393,9 @@ class CompareRunsScreen(Screen[None]):
         started = time.perf_counter()
         try:
             comparison = compare_views(views)
-        except Exception as exc:  # shown in the title; the next views try again
+        except Exception as exc:  # never silent: shown in the title, logged; the next views try again
             error = f"{type(exc).__name__}: {exc}"
+            record_failure("compare runs", exc)
         finally:  # always: the UI must learn that no computation is running any more
             self.compare_seconds.append(time.perf_counter() - started)
             self.post_message(ComparisonReady(views, comparison, error))

@@ -327,3 +327,10 @@ def test_missing_values_are_not_numbers_in_json(tmp_path: Path) -> None:
     assert code == 0
     assert data["runs"][0]["accuracy_by_step"][1] == {"step": 10, "accuracy": None}
     assert not any(isinstance(v, float) and math.isnan(v) for v in data["quick_filters"].values())
+
+
+def test_watch_takes_several_directories_and_checks_each(tmp_path: Path) -> None:
+    good = write_plan(tmp_path / "good", {"a": "1"}, {0: {"a": "1"}})
+    (tmp_path / "file.json").write_text("{}")
+    code, out = invoke("watch", str(good), str(tmp_path / "file.json"))
+    assert code == 1 and "is a file, not a directory" in out  # refused before any app starts

@@ -93,10 +93,75 @@ def best_of(fn, repeat: int = 3) -> float:
     return min(times)
 
 
+async def press_in_app(run_dir: Path, presses: int) -> None:
+    """'[' in the real app (headless, in this process): key to its screen update, and to the table filled."""
+    import asyncio
+    import statistics
+
+    from textual import events
+
+    from evotui.watch.app import make_app
+
+    app = make_app(run_dir)
+    updates = 0
+    original = app._display
+
+    def display(screen, renderable):  # type: ignore[no-untyped-def]
+        nonlocal updates
+        if renderable is not None:
+            updates += 1
+        return original(screen, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    keys, fills = [], []
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        started = time.perf_counter()
+        while not (getattr(screen, "loaded", False) and screen.state.dynamics is not None):  # type: ignore[attr-defined]
+            await asyncio.sleep(0.05)
+            screen = app.screen
+        await pilot.pause()
+        n, k = screen.state.history.n_examples, screen.state.history.n_steps  # type: ignore[attr-defined]
+        print(f"\n  the app, {n:,} examples x {k} snapshots (loaded in {time.perf_counter() - started:.1f} s):")
+        for _ in range(presses):
+            before_step = screen.query_state.step  # type: ignore[attr-defined]
+            sent = time.perf_counter()
+            app._driver.send_message(events.Key("left_square_bracket", "["))  # type: ignore[union-attr]
+            while screen.query_state.step == before_step:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.0005)
+            seen = updates
+            while updates == seen:
+                await asyncio.sleep(0.0005)
+            keys.append(time.perf_counter() - sent)
+            target = screen.query_state.step  # type: ignore[attr-defined]
+            while screen.rows is None or screen.rows.columns.step != target:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.001)
+            seen = updates
+            while updates == seen:
+                await asyncio.sleep(0.0005)
+            fills.append(time.perf_counter() - sent)
+            await asyncio.sleep(0.2)  # a reader's pace
+    print(
+        f"  '[' key to its screen update (the 'as of step' note): median {statistics.median(keys) * 1000:.1f} ms,"
+        f" worst {max(keys) * 1000:.1f} ms   target <= 100 ms"
+    )
+    print(
+        f"  '[' key to the travelled table on screen: median {statistics.median(fills) * 1000:.1f} ms,"
+        f" worst {max(fills) * 1000:.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=10_000)
     parser.add_argument("--snapshots", type=int, default=500)
+    parser.add_argument(
+        "--app",
+        type=Path,
+        default=None,
+        help="also press '[' in the real app on this run directory (e.g. bench/viewer.py's 500 x 10,000 run)",
+    )
+    parser.add_argument("--presses", type=int, default=8)
     args = parser.parse_args()
     n, k = args.examples, args.snapshots
     steps, exact, loss = synthetic_run(n, k)
@@ -127,22 +192,37 @@ def main() -> None:
     print(f"  compute_dynamics(history, until_step={mid}) (step travel), best of 3: {travel * 1000:8.1f} ms")
     print(f"  statuses {dyn.counts_by_status()}  regions {dyn.counts_by_region()}  regressions {len(dyn.regressions)}")
 
-    # What one "[" press costs in the app: the dynamics as of the previous snapshot, then the table's
-    # rows (filter + sort over every example); and what opening the data map costs before plotext.
+    # What one "[" press computes: the dynamics as of the previous snapshot, then the table's rows
+    # (filter + sort over every example). From scratch (what the UI thread did before: the baseline)
+    # and from the nearest checkpoint (what the travel thread does now); and the data map's points.
+    from evotui.analysis.dynamics import DynamicsBuilder
     from evotui.analysis.table import TableQuery, table_rows
     from evotui.watch.screens.data_map import map_points
+    from evotui.watch.service import CHECKPOINT_EVERY
 
     previous = int(steps[-2])
+    builder, checkpoints = DynamicsBuilder(), []
+    for j, step in enumerate(history.steps):
+        column = history.columns[step]
+        builder.append(step, column.exact, column.loss, history.example_ids)
+        if (j + 1) % CHECKPOINT_EVERY == 0:
+            checkpoints.append((j + 1, builder.copy()))
 
-    def travel_press() -> None:
-        history.version += 1  # a fresh view: nothing cached from the previous press
-        then = compute_dynamics(history, until_step=previous)
+    def travel(with_checkpoints: bool) -> None:
+        then = compute_dynamics(history, until_step=previous, checkpoints=checkpoints if with_checkpoints else ())
         table_rows(history, then, TableQuery(step=previous, quick="unstable", sort="loss"))
 
-    press = best_of(travel_press)
+    scratch = best_of(lambda: travel(False))
+    replay = best_of(lambda: travel(True))
     points = best_of(lambda: map_points(dyn, 120, 30))
-    print(f"  app: one '[' press (dynamics as of step {previous} + table rows), best of 3: {press * 1000:8.1f} ms")
+    print(f"  '[' work, dynamics as of step {previous} + table rows, from scratch (baseline): {scratch * 1000:8.1f} ms")
+    print(f"  '[' work, from the nearest checkpoint (every {CHECKPOINT_EVERY}), in a thread: {replay * 1000:8.1f} ms")
     print(f"  app: data map points for a 120x30 plot, best of 3: {points * 1000:8.1f} ms")
+
+    if args.app is not None:
+        import asyncio
+
+        asyncio.run(press_in_app(args.app, args.presses))
 
     # Export: the long table of the last 50 snapshots (a row per example per step), CSV and JSONL.
     small = history_from_arrays(steps[-50:], exact[:, -50:], loss[:, -50:])

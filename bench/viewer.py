@@ -104,16 +104,16 @@ def child(mode: str, target: str) -> None:
 
     app = make_app(target)
     loaded = asyncio.Event()
-    apply = MainScreen._apply
+    take = MainScreen._take
 
-    def apply_and_signal(self: MainScreen, message) -> None:  # type: ignore[no-untyped-def]
-        apply(self, message)
+    def take_and_signal(self: MainScreen, previous, view) -> None:  # type: ignore[no-untyped-def]
+        take(self, previous, view)
         if self.loaded:
             loaded.set()
 
     # Woken by the app itself rather than polling: a thread waking every few ms takes the GIL from
     # the loading thread (measured: 5 ms polling made a 500 x 10k load 2x slower).
-    MainScreen._apply = apply_and_signal  # type: ignore[method-assign]
+    MainScreen._take = take_and_signal  # type: ignore[method-assign]
 
     async def pilot_run(pilot) -> None:  # type: ignore[no-untyped-def]
         await loaded.wait()
@@ -219,7 +219,7 @@ async def live_updates(n_examples: int, stages: tuple[int, ...], per_stage: int)
                     await pilot.pause()  # the refresh that puts it on screen
                     seen = time.perf_counter()
                     assert f"{k} snapshots" in "".join(s.text for s in app.screen._compositor.render_strips()[0])
-                    held, n_files, read_s, apply_s = screen.timings[-1]
+                    held, n_files, read_s, _, apply_s = screen.timings[-1]
                     out.append((held, seen - renamed, read_s / max(n_files, 1), apply_s))
     return out
 

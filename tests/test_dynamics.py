@@ -1,7 +1,8 @@
 """Training dynamics on hand-built histories whose answers are known, one definition at a time.
 
 Histories go through the real path: ``Snapshot`` records added to a ``RunHistory``, then
-``compute_dynamics``. A property test checks the vectorised code against a plain loop over random runs.
+``compute_dynamics``. A property test checks the incremental builder against a plain loop over random runs,
+and another that checkpoints (step travel) and a growing set of examples change nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evotui.analysis.dynamics import RunDynamics, compute_dynamics, dynamics_from_arrays
+from evotui.analysis.dynamics import DynamicsBuilder, RunDynamics, compute_dynamics, dynamics_from_arrays
 from evotui.analysis.history import RunHistory
 from tracker.schema import ExampleResult, Snapshot
 
@@ -311,7 +312,7 @@ def reference(steps: list[int], row: list[float]) -> tuple[str, int, int, int, i
         )
     )
 )
-def test_vectorised_matches_the_literal_definitions(case: tuple[list[int], bool, list[list[float]]]) -> None:
+def test_builder_matches_the_literal_definitions(case: tuple[list[int], bool, list[list[float]]]) -> None:
     raw_steps, starts_at_zero, rows = case
     steps = sorted(raw_steps)
     if starts_at_zero:
@@ -331,3 +332,59 @@ def test_vectorised_matches_the_literal_definitions(case: tuple[list[int], bool,
     all_events = sorted((i, int(s)) for i in range(len(rows)) for s in dyn.forgetting_steps(i))
     from_regressions = sorted((int(eid), r.step) for r in dyn.regressions for eid in r.forgotten_ids)
     assert all_events == from_regressions
+
+
+def same_dynamics(a: RunDynamics, b: RunDynamics) -> bool:
+    exact_fields = ("steps", "n_present", "status", "first_learned", "learned_step", "learned_after")
+    exact_fields += ("forget_count", "region", "forget_example", "forget_snapshot")
+    close_fields = ("accuracy", "confidence", "variability", "correctness", "aleatoric")
+    return (
+        a.example_ids == b.example_ids
+        and all(np.array_equal(getattr(a, f), getattr(b, f)) for f in exact_fields)
+        and all(np.allclose(getattr(a, f), getattr(b, f), equal_nan=True, atol=1e-12) for f in close_fields)
+        and a.regressions == b.regressions
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_checkpoints_and_new_examples_give_the_same_dynamics_as_from_scratch(seed: int, every: int) -> None:
+    """What the app's run service does: examples appear over time, a checkpoint every few snapshots,
+    travel to each step from the nearest checkpoint. Each must equal the dynamics computed from scratch."""
+    rng = np.random.default_rng(seed)
+    history = RunHistory()
+    builder, checkpoints = DynamicsBuilder(), []
+    n = int(rng.integers(1, 6))
+    for k, step in enumerate(sorted(rng.choice(60, size=int(rng.integers(1, 9)), replace=False).tolist())):
+        n += int(rng.integers(0, 3))  # examples first seen at this snapshot
+        rows = [
+            ExampleResult(
+                example_id=f"e{i}", model_output="x", loss=float(rng.random() * 3), exact_match=bool(rng.random() < 0.6)
+            )
+            for i in range(n)
+            if rng.random() < 0.8  # the others are gaps
+        ]
+        history.add(Snapshot(training_step=step, examples=rows))
+        column = history.columns[step]
+        builder.append(step, column.exact, column.loss, history.example_ids)
+        if (k + 1) % every == 0:
+            checkpoints.append((k + 1, builder.copy()))
+        assert same_dynamics(builder.result(history.example_ids), compute_dynamics(history))
+    for step in history.steps:
+        travelled = compute_dynamics(history, until_step=step, checkpoints=checkpoints)
+        assert same_dynamics(travelled, compute_dynamics(history, until_step=step))
+
+
+def test_statuses_regions_and_quick_filters_are_one_vocabulary() -> None:
+    from typing import get_args
+
+    from evotui.analysis.dynamics import REGIONS, STATUSES, Region, Status
+    from evotui.analysis.table import QUICK_FILTER_NAMES, QUICK_FILTERS, STATUS_ORDER
+
+    assert get_args(Status) == STATUSES and get_args(Region) == REGIONS
+    names = [name for name, _ in QUICK_FILTERS]  # in the order ``f`` cycles through them
+    assert len(names) == len(set(names)) and set(names) == set(QUICK_FILTER_NAMES)  # one label each
+    assert set(QUICK_FILTER_NAMES) == {"all", "wrong", *STATUSES, *REGIONS}
+    assert sorted(STATUS_ORDER, key=STATUS_ORDER.__getitem__) == [*STATUSES, ""]
+    dyn = compute_dynamics(build({"a": {0: RIGHT, 10: WRONG}, "b": {0: WRONG, 10: RIGHT}, "c": {0: WRONG, 10: WRONG}}))
+    assert set(dyn.status.tolist()) <= set(STATUSES) and set(dyn.region.tolist()) <= {*REGIONS, ""}

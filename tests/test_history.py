@@ -55,3 +55,22 @@ def test_replacing_a_step_and_cache_invalidation() -> None:
     assert h.matrix("exact")[0, 0] == 1.0
     assert h.remove_step(0) and h.n_steps == 0 and h.latest() is None
     assert h.matrix("loss").shape == (1, 0)
+
+
+def test_a_frozen_copy_stays_as_it_was_and_text_caches_follow_only_text_changes() -> None:
+    from evotui.analysis.table import TableQuery, table_rows
+
+    history = RunHistory()
+    history.add(snap(0, {"a": ("1", False, 1.0), "b": ("4", True, 0.1)}))
+    copy = history.frozen_copy()
+    texts = history.texts_version
+    history.add(snap(10, {"a": ("4", True, 0.1), "b": ("4", True, 0.1)}))  # same texts, new outputs
+    assert history.texts_version == texts and history.lineage == copy.lineage
+    assert copy.steps == [0] and history.steps == [0, 10]  # the copy did not move
+    later = snap(20, {"a": ("4", True, 0.1), "b": ("4", True, 0.1), "c": ("2", False, 2.0)})
+    history.add(later)  # a new example: new texts
+    assert history.texts_version > texts and copy.n_examples == 2 and history.n_examples == 3
+    # The search text follows the outputs of the step shown and the texts of the run, on any copy.
+    assert table_rows(history.frozen_copy(), None, TableQuery(text="q c")).order.tolist() == [2]
+    assert table_rows(copy, None, TableQuery(text="1")).order.tolist() == [0]
+    assert table_rows(history.frozen_copy(), None, TableQuery(text="1")).order.tolist() == []

@@ -127,3 +127,30 @@ def test_the_log_file_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, over
     except ValueError as exc:
         assert record_failure("a test", exc) == expected
     assert "ValueError: boom" in expected.read_text()
+
+
+@sync
+async def test_step_travel_computed_in_a_thread_fills_the_table_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run too large to travel on the UI thread (here: the limit set to 0): the key moves at once, the
+    travelled table follows when the thread is done, and it is the dynamics as of that step."""
+    from evotui.analysis.dynamics import compute_dynamics
+    from evotui.analysis.loader import load_run
+    from evotui.watch import dynamics_actions
+
+    monkeypatch.setattr(dynamics_actions, "SYNC_TRAVEL_CELLS", 0)
+    run = write_synthetic_run(tmp_path / "run", 30, 6, seed=3)
+    history, _, _ = load_run(tmp_path / "run")
+    app = make_app(tmp_path / "run", interval=FAST, clock=frozen_clock(run))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 6)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        step = history.steps[-3]
+        assert screen.view_step == step  # the key took effect at once
+        await wait_for(pilot, lambda: screen.rows is not None and screen.rows.columns.step == step)
+        assert screen.rows is not None
+        assert screen.rows.columns.status.tolist() == compute_dynamics(history, until_step=step).status.tolist()
+        await wait_for(pilot, lambda: f"as of step {step:,} (esc" in str(screen.query_one("#shown-count").render()))

@@ -10,8 +10,27 @@ notebooks and scripts can use it::
 
 from __future__ import annotations
 
-from evotui.analysis.dynamics import RunDynamics, compute_dynamics
-from evotui.analysis.history import RunHistory
-from evotui.analysis.loader import RunDirectoryError, load_run
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evotui.analysis.dynamics import RunDynamics, compute_dynamics
+    from evotui.analysis.history import RunHistory
+    from evotui.analysis.loader import RunDirectoryError, load_run
 
 __all__ = ["RunDirectoryError", "RunDynamics", "RunHistory", "compute_dynamics", "load_run"]
+
+# Imported on first use (PEP 562): importing one submodule (the app's ``runs``) must not load them all.
+_HOME = {
+    "RunDynamics": "evotui.analysis.dynamics",
+    "compute_dynamics": "evotui.analysis.dynamics",
+    "RunHistory": "evotui.analysis.history",
+    "RunDirectoryError": "evotui.analysis.loader",
+    "load_run": "evotui.analysis.loader",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'evotui.analysis' has no attribute {name!r}")

@@ -42,16 +42,21 @@ first snapshot is later has no ``known`` examples and its data map uses every sn
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
 if TYPE_CHECKING:
     from evotui.analysis.history import RunHistory
 
-STATUSES: tuple[str, ...] = ("known", "learned", "unstable", "forgotten", "never")
-REGIONS: tuple[str, ...] = ("easy", "ambiguous", "hard")
+# The vocabulary, declared once: everything else (quick filters, report, table styles) imports these.
+Status = Literal["known", "learned", "unstable", "forgotten", "never"]
+Region = Literal["easy", "ambiguous", "hard"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+REGIONS: tuple[Region, ...] = get_args(Region)
 EASY_CONFIDENCE = 0.75
 HARD_CONFIDENCE = 0.25
 NONE = -1  # "no step" in the int64 step arrays
@@ -99,7 +104,7 @@ class RunDynamics:
     steps: np.ndarray  # (K,) int64, ascending
     accuracy: np.ndarray  # (K,) mean exact match over the examples present, NaN for an empty snapshot
     n_present: np.ndarray  # (K,) examples present in each snapshot
-    status: np.ndarray  # (N,) str: one of STATUSES
+    status: np.ndarray  # (N,) str: one of STATUSES (a Status)
     first_learned: np.ndarray  # (N,) int64 step, -1 none
     learned_step: np.ndarray  # (N,) int64 step, -1 none
     learned_after: np.ndarray  # (N,) int64 step, -1 none: learned in (learned_after, learned_step]
@@ -108,7 +113,7 @@ class RunDynamics:
     variability: np.ndarray  # (N,) float64
     correctness: np.ndarray  # (N,) float64, NaN without an evaluation after step 0
     aleatoric: np.ndarray  # (N,) float64 mean p(1-p)
-    region: np.ndarray  # (N,) str: one of REGIONS or ""
+    region: np.ndarray  # (N,) str: one of REGIONS (a Region) or ""
     regressions: list[Regression]
     learning_speed: LearningSpeed
     # Forgetting events as coordinates, sorted by example then step: example index, snapshot index.
@@ -177,46 +182,26 @@ class RunDynamics:
         }
 
 
-def compute_dynamics(history: RunHistory, until_step: int | None = None, keep_matrices: bool = True) -> RunDynamics:
+Checkpoint = tuple[int, "DynamicsBuilder"]  # (snapshots appended, the builder then: never changed after)
+
+
+def compute_dynamics(
+    history: RunHistory, until_step: int | None = None, checkpoints: Sequence[Checkpoint] = ()
+) -> RunDynamics:
     """Dynamics of a run, from its snapshots up to ``until_step`` (inclusive; None = all of them).
 
     ``until_step`` gives the run as it was at an earlier snapshot (step travel): statuses are then
-    judged against that snapshot, not the latest. ``keep_matrices=False``: the (N, K) matrices built
-    for this are not cached in ``history``.
+    judged against that snapshot, not the latest. ``checkpoints`` (from a ``DynamicsBuilder`` fed the
+    same history's columns, as the app's run service keeps them) start from the nearest one instead
+    of from the first snapshot: step travel then costs a few snapshots, not the whole run.
     """
-    steps = history.steps_array()
-    exact = history.matrix("exact", cache=keep_matrices)
-    loss = history.matrix("loss", cache=keep_matrices)
-    if until_step is not None:
-        k = int(np.searchsorted(steps, until_step, side="right"))
-        steps, exact, loss = steps[:k], exact[:, :k], loss[:, :k]
-    return dynamics_from_arrays(steps, exact, loss, history.example_ids)
-
-
-def _first_true(mask: np.ndarray) -> np.ndarray:
-    """Per row, the column of the first True, -1 when none."""
-    if mask.shape[1] == 0:
-        return np.full(mask.shape[0], -1, dtype=np.int64)
-    k = np.argmax(mask, axis=1)
-    return np.where(mask[np.arange(mask.shape[0]), k], k, -1).astype(np.int64)
-
-
-def _last_true(mask: np.ndarray) -> np.ndarray:
-    """Per row, the column of the last True, -1 when none."""
-    first_from_end = _first_true(mask[:, ::-1])
-    return np.where(first_from_end >= 0, mask.shape[1] - 1 - first_from_end, -1).astype(np.int64)
-
-
-def _step_at(steps: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """The steps of snapshot indices ``k``, -1 where k is -1."""
-    if steps.size == 0:
-        return np.full(k.shape, NONE, dtype=np.int64)
-    return np.where(k >= 0, steps[np.maximum(k, 0)], NONE).astype(np.int64)
-
-
-def _median_or_nan(values: np.ndarray) -> float:
-    finite = values[~np.isnan(values)]
-    return float(np.median(finite)) if finite.size else float("nan")
+    k = len(history.steps) if until_step is None else bisect.bisect_right(history.steps, until_step)
+    start = max((c for c in checkpoints if c[0] <= k), key=lambda c: c[0], default=None)
+    builder = start[1].copy() if start is not None else DynamicsBuilder()
+    for step in history.steps[len(builder.steps) : k]:
+        column = history.columns[step]
+        builder.append(step, column.exact, column.loss, history.example_ids)
+    return builder.result(history.example_ids)
 
 
 def dynamics_from_arrays(
@@ -235,134 +220,225 @@ def dynamics_from_arrays(
         raise ValueError(f"shapes disagree: steps {steps.shape}, exact {exact.shape}, loss {loss.shape}")
     if steps.size > 1 and np.any(np.diff(steps) <= 0):
         raise ValueError("steps must be strictly increasing")
-    n, k_count = exact.shape
+    n = exact.shape[0]
     ids = [str(i) for i in range(n)] if example_ids is None else list(example_ids)
     if len(ids) != n:
         raise ValueError(f"{len(ids)} example ids for {n} rows")
+    builder = DynamicsBuilder(n)
+    for k, step in enumerate(steps.tolist()):
+        builder.append(step, exact[:, k], loss[:, k], ids)
+    return builder.result(ids)
 
-    present = ~np.isnan(exact)
-    right = exact == 1.0  # NaN compares False: a gap is never right
-    wrong = present & ~right
-    # int32 snapshot indices: half the memory traffic of int64 on (N, K) arrays, and K < 2**31.
-    cols = np.arange(k_count, dtype=np.int32)
-    rows = np.arange(n)
 
-    # Skip gaps: last_seen[i, k] is the snapshot index of example i's latest *present* value at or
-    # before k (-1 when none); a transition at k compares with last_seen[i, k - 1].
-    last_seen = np.full((n, k_count), -1, dtype=np.int32)
-    forgets = np.zeros((n, k_count), dtype=bool)
-    if k_count:
-        last_seen = np.maximum.accumulate(np.where(present, cols, np.int32(-1)), axis=1)
-        before = last_seen[:, :-1]
-        prev_right = np.take_along_axis(right, np.maximum(before, 0), axis=1) & (before >= 0)
-        np.logical_and(wrong[:, 1:], prev_right, out=forgets[:, 1:])
-    forget_count = forgets.sum(axis=1, dtype=np.int64)
-    forget_example, forget_snapshot = np.nonzero(forgets)  # row-major: sorted by example, then step
+def _median_or_nan(values: np.ndarray) -> float:
+    finite = values[~np.isnan(values)]
+    return float(np.median(finite)) if finite.size else float("nan")
 
-    first_k = _first_true(right)
-    ever_right = first_k >= 0
-    first_learned = _step_at(steps, first_k)
 
-    latest_k = _last_true(present)
-    right_now = np.zeros(n, dtype=bool)
-    if k_count:
-        right_now = (latest_k >= 0) & right[rows, np.maximum(latest_k, 0)]
-    # learned_step: the first right value after the last wrong one, when the latest is right.
-    last_wrong = _last_true(wrong)
-    learned_k = np.where(right_now, _first_true(right & (cols[None, :] > last_wrong[:, None])), -1)
-    learned_step = _step_at(steps, learned_k)
-    before_k = np.full(n, -1, dtype=np.int64)
-    if k_count:
-        before_k = np.where(learned_k >= 1, last_seen[rows, np.maximum(learned_k - 1, 0)], -1)
-    learned_after = _step_at(steps, before_k)
+def _grown(arr: np.ndarray, n: int, fill: object) -> np.ndarray:
+    if arr.shape[0] >= n:
+        return arr
+    out = np.full(n, fill, dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
 
-    # Status codes index STATUSES.
-    right_at_zero = np.zeros(n, dtype=bool)
-    if k_count and steps[0] == 0:
-        right_at_zero = right[:, 0]
-    status_code = np.select(
-        [~ever_right, (forget_count == 0) & right_at_zero, forget_count == 0, right_now],
-        [4, 0, 1, 2],
-        default=3,
-    )
-    status = np.asarray(STATUSES)[status_code]
 
-    # Data map over the snapshots after step 0 (or all of them when the run has no step-0 snapshot).
-    # Steps ascend, so "after step 0" is a suffix of the columns: a view, not a copy.
-    first_after = int(np.searchsorted(steps, 0, side="right"))
-    p = np.exp(-loss[:, first_after:])
-    p_present = ~np.isnan(p)
-    p_count = p_present.sum(axis=1)
-    np.copyto(p, 0.0, where=~p_present)
-    # One pass for sum p and sum p^2 (einsum: no (N, K) temporary): variance = E[p^2] - E[p]^2, and
-    # Data-IQ's aleatoric mean p(1 - p) = E[p] - E[p^2].
-    p_sum = p.sum(axis=1)
-    p2_sum = np.einsum("ij,ij->i", p, p)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        confidence = p_sum / p_count
-        mean_p2 = p2_sum / p_count
-        variance = mean_p2 - confidence * confidence
-        variance[variance < 1e-14] = 0.0  # rounding noise of a constant series, not variability
-        variability = np.sqrt(variance)
-        aleatoric = np.maximum(confidence - mean_p2, 0.0)
-        correctness = right[:, first_after:].sum(axis=1) / present[:, first_after:].sum(axis=1)
-    median_aleatoric = _median_or_nan(aleatoric)
-    mapped = ~np.isnan(confidence)
-    low_aleatoric = aleatoric <= median_aleatoric
-    region = np.select(
-        [~mapped, (confidence >= EASY_CONFIDENCE) & low_aleatoric, (confidence <= HARD_CONFIDENCE) & low_aleatoric],
-        ["", "easy", "hard"],
-        default="ambiguous",
+class DynamicsBuilder:
+    """The dynamics of a run, brought up to date one snapshot at a time: O(examples) per snapshot.
+
+    The one path every caller takes (``compute_dynamics``, ``dynamics_from_arrays``, the app's run
+    service): snapshots are ``append``-ed in step order, each as its exact-match and loss columns
+    (NaN = absent; a later column may be longer: examples first seen then). Per example it keeps what
+    the definitions need from the past (the latest present value, the first right one, the start of
+    the current right stretch, running sums for the data map), so a new snapshot never rescans the
+    earlier ones. ``copy()`` is a checkpoint: replaying the columns after it gives the dynamics as of
+    any later step without starting over (step travel).
+    """
+
+    _ARRAYS = (
+        ("last_seen", np.int64, -1),  # latest present snapshot index, -1 none
+        ("last_right", bool, False),  # right at that snapshot
+        ("forget_count", np.int64, 0),
+        ("first_k", np.int64, -1),  # first snapshot right
+        ("stretch_k", np.int64, -1),  # first snapshot right after the latest wrong one
+        ("stretch_before", np.int64, -1),  # the present snapshot before stretch_k
+        ("right_at_zero", bool, False),
+        ("p_sum", np.float64, 0.0),  # data map sums over the snapshots after step 0
+        ("p2_sum", np.float64, 0.0),
+        ("p_count", np.int64, 0),
+        ("right_after", np.int64, 0),
+        ("present_after", np.int64, 0),
     )
 
-    # Per snapshot: accuracy over the examples present, and regressions against the previous snapshot.
-    n_present = present.sum(axis=0).astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        accuracy = right.sum(axis=0) / n_present
-    # Forgetting events grouped by snapshot (a stable sort keeps examples in order within one).
-    by_snapshot = np.argsort(forget_snapshot, kind="stable")
-    bounds = np.searchsorted(forget_snapshot[by_snapshot], np.arange(k_count + 1))
-    regressions: list[Regression] = []
-    for k in range(1, k_count):
-        fell = accuracy[k] < accuracy[k - 1] - 1e-12
-        who = forget_example[by_snapshot[bounds[k] : bounds[k + 1]]]
-        if not fell and who.size == 0:
-            continue
-        regressions.append(
-            Regression(
-                step=int(steps[k]),
-                previous_step=int(steps[k - 1]),
-                accuracy=float(accuracy[k]),
-                previous_accuracy=float(accuracy[k - 1]),
-                forgotten_ids=[ids[i] for i in who],
-            )
+    def __init__(self, n_examples: int = 0) -> None:
+        self.n = n_examples
+        for name, dtype, fill in self._ARRAYS:
+            setattr(self, name, np.full(n_examples, fill, dtype=dtype))
+        self.steps: list[int] = []
+        self.accuracy: list[float] = []
+        self.n_present: list[int] = []
+        self.forgets: list[np.ndarray] = []  # per snapshot: the examples forgotten there (ascending)
+        self.regressions: list[Regression] = []
+
+    @property
+    def latest_step(self) -> int | None:
+        return self.steps[-1] if self.steps else None
+
+    def copy(self) -> DynamicsBuilder:
+        other = DynamicsBuilder.__new__(DynamicsBuilder)
+        other.n = self.n
+        for name, _, _ in self._ARRAYS:
+            setattr(other, name, getattr(self, name).copy())
+        other.steps = list(self.steps)
+        other.accuracy = list(self.accuracy)
+        other.n_present = list(self.n_present)
+        other.forgets = list(self.forgets)  # the arrays themselves are never changed
+        other.regressions = list(self.regressions)
+        return other
+
+    def _grow(self, n: int) -> None:
+        for name, _, fill in self._ARRAYS:
+            setattr(self, name, _grown(getattr(self, name), n, fill))
+        self.n = n
+
+    def append(self, step: int, exact: np.ndarray, loss: np.ndarray, example_ids: list[str]) -> None:
+        """Add the snapshot at ``step`` (after every step appended so far): its columns, aligned to
+        ``example_ids`` (NaN = absent). O(examples)."""
+        if self.steps and step <= self.steps[-1]:
+            raise ValueError(f"step {step} is not after {self.steps[-1]}: steps are appended in order")
+        m = exact.shape[0]
+        if m > self.n:
+            self._grow(m)
+        n = self.n
+        if m < n:
+            exact, loss = _grown(exact, n, np.nan), _grown(loss, n, np.nan)
+        k = len(self.steps)
+        present = ~np.isnan(exact)
+        right = exact == 1.0  # NaN compares False: a gap is never right
+        wrong = present & ~right
+
+        # Forgetting: wrong now, right at the example's previous *present* snapshot (gaps skipped).
+        forgotten = wrong & self.last_right
+        self.forget_count += forgotten
+        who = np.flatnonzero(forgotten)
+        self.forgets.append(who)
+        # First right; the current stretch of right answers starts at the first right after a wrong.
+        self.first_k[right & (self.first_k < 0)] = k
+        self.stretch_k[wrong] = -1
+        self.stretch_before[wrong] = -1
+        starts = right & (self.stretch_k < 0)
+        self.stretch_before[starts] = self.last_seen[starts]
+        self.stretch_k[starts] = k
+        self.last_seen[present] = k
+        self.last_right[present] = right[present]
+        if k == 0 and step == 0:
+            self.right_at_zero = right.copy()
+        # Data map over the snapshots after step 0 (steps are >= 0: "after step 0" is step > 0).
+        if step > 0:
+            p = np.exp(-loss)
+            has_p = ~np.isnan(p)
+            np.copyto(p, 0.0, where=~has_p)
+            self.p_sum += p
+            self.p2_sum += p * p
+            self.p_count += has_p
+            self.right_after += right
+            self.present_after += present
+
+        count = int(np.count_nonzero(present))
+        accuracy = int(np.count_nonzero(right)) / count if count else float("nan")
+        if k >= 1:
+            previous = self.accuracy[-1]
+            fell = accuracy < previous - 1e-12  # NaN compares False
+            if fell or who.size:
+                self.regressions.append(
+                    Regression(
+                        step=step,
+                        previous_step=self.steps[-1],
+                        accuracy=accuracy,
+                        previous_accuracy=previous,
+                        forgotten_ids=[example_ids[i] for i in who.tolist()],
+                    )
+                )
+        self.steps.append(step)
+        self.accuracy.append(accuracy)
+        self.n_present.append(count)
+
+    def result(self, example_ids: list[str]) -> RunDynamics:
+        """The dynamics as of the latest step appended, for ``example_ids`` (at least as many as seen)."""
+        n = len(example_ids)
+        if n > self.n:
+            self._grow(n)
+        k_count = len(self.steps)
+        steps = np.asarray(self.steps, dtype=np.int64)
+        ever_right = self.first_k >= 0
+        right_now = (self.last_seen >= 0) & self.last_right
+        learned_k = np.where(right_now, self.stretch_k, -1)
+        learned_before = np.where(learned_k >= 0, self.stretch_before, -1)
+        status_code = np.select(
+            [~ever_right, (self.forget_count == 0) & self.right_at_zero, self.forget_count == 0, right_now],
+            [4, 0, 1, 2],
+            default=3,
+        )
+        status = np.asarray(STATUSES)[status_code]
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            confidence = self.p_sum / self.p_count
+            mean_p2 = self.p2_sum / self.p_count
+            variance = mean_p2 - confidence * confidence
+            variance[variance < 1e-14] = 0.0  # rounding noise of a constant series, not variability
+            variability = np.sqrt(variance)
+            aleatoric = np.maximum(confidence - mean_p2, 0.0)
+            correctness = self.right_after / self.present_after
+        confidence[self.p_count == 0] = np.nan
+        variability[self.p_count == 0] = np.nan
+        aleatoric[self.p_count == 0] = np.nan
+        median_aleatoric = _median_or_nan(aleatoric)
+        mapped = ~np.isnan(confidence)
+        low_aleatoric = aleatoric <= median_aleatoric
+        region = np.select(
+            [~mapped, (confidence >= EASY_CONFIDENCE) & low_aleatoric, (confidence <= HARD_CONFIDENCE) & low_aleatoric],
+            ["", "easy", "hard"],
+            default="ambiguous",
         )
 
-    has_learned = learned_k >= 0
-    learned_at = np.bincount(learned_k[has_learned], minlength=k_count).astype(np.int64)
-    first_learned_at = np.bincount(first_k[ever_right], minlength=k_count).astype(np.int64)
-    quantiles: dict[int, float] = {}
-    if has_learned.any():
-        values = learned_step[has_learned]
-        quantiles = {q: float(np.percentile(values, q)) for q in (10, 25, 50, 75, 90)}
+        # Forgetting events sorted by example, then step.
+        sizes = [who.size for who in self.forgets]
+        forget_example = np.concatenate(self.forgets) if self.forgets else np.empty(0, np.int64)
+        forget_snapshot = np.repeat(np.arange(k_count, dtype=np.int64), sizes)
+        order = np.lexsort((forget_snapshot, forget_example))
 
-    return RunDynamics(
-        example_ids=ids,
-        steps=steps,
-        accuracy=accuracy,
-        n_present=n_present,
-        status=status,
-        first_learned=first_learned,
-        learned_step=learned_step,
-        learned_after=learned_after,
-        forget_count=forget_count,
-        confidence=confidence,
-        variability=variability,
-        correctness=correctness,
-        aleatoric=aleatoric,
-        region=region,
-        regressions=regressions,
-        learning_speed=LearningSpeed(steps, learned_at, first_learned_at, quantiles),
-        forget_example=forget_example.astype(np.int64),
-        forget_snapshot=forget_snapshot.astype(np.int64),
-    )
+        has_learned = learned_k >= 0
+        learned_step = _step_at(steps, learned_k)
+        learned_at = np.bincount(learned_k[has_learned], minlength=k_count).astype(np.int64)
+        first_learned_at = np.bincount(self.first_k[ever_right], minlength=k_count).astype(np.int64)
+        quantiles: dict[int, float] = {}
+        if has_learned.any():
+            values = learned_step[has_learned]
+            quantiles = {q: float(np.percentile(values, q)) for q in (10, 25, 50, 75, 90)}
+        return RunDynamics(
+            example_ids=list(example_ids),
+            steps=steps,
+            accuracy=np.asarray(self.accuracy, dtype=np.float64),
+            n_present=np.asarray(self.n_present, dtype=np.int64),
+            status=status,
+            first_learned=_step_at(steps, self.first_k),
+            learned_step=learned_step,
+            learned_after=_step_at(steps, learned_before),
+            forget_count=self.forget_count.copy(),
+            confidence=confidence,
+            variability=variability,
+            correctness=correctness,
+            aleatoric=aleatoric,
+            region=region,
+            regressions=list(self.regressions),
+            learning_speed=LearningSpeed(steps, learned_at, first_learned_at, quantiles),
+            forget_example=forget_example[order].astype(np.int64),
+            forget_snapshot=forget_snapshot[order],
+        )
+
+
+def _step_at(steps: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The steps of snapshot indices ``k``, -1 where k is -1."""
+    if steps.size == 0:
+        return np.full(k.shape, NONE, dtype=np.int64)
+    return np.where(k >= 0, steps[np.maximum(k, 0)], NONE).astype(np.int64)

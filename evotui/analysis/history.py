@@ -10,6 +10,7 @@ and cached until the next change.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 from tracker.schema import Snapshot, Summary
 
 NAN = float("nan")
+_lineages = itertools.count()
 
 
 def _float_column(values: list[float | None]) -> np.ndarray:
@@ -92,6 +94,10 @@ class RunHistory:
     steps: list[int] = field(default_factory=list)
     columns: dict[int, StepColumn] = field(default_factory=dict)
     version: int = 0
+    # Which run this is (copies keep it) and a count of changes to ids, inputs or expected texts: caches
+    # of text built from them (the table's search text, id order) stay valid across frozen copies.
+    lineage: int = field(default_factory=lambda: next(_lineages))
+    texts_version: int = 0
     _index: dict[str, int] = field(default_factory=dict)
     _cache: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)
     _last_ids: list[str] = field(default_factory=list)  # the previous snapshot's ids, for the fast path
@@ -150,10 +156,16 @@ class RunHistory:
         n = len(self.example_ids)
         # The latest text wins: a rerun may fix an example's expected output.
         identity = positions.shape[0] == n and bool(np.array_equal(positions, np.arange(n)))
+        if new_examples:
+            self.texts_version += 1
         if identity:
             if texts or new_examples:
-                self.inputs[:] = [r.input for r in rows]
-                self.expected[:] = [r.expected_output for r in rows]
+                inputs = [r.input for r in rows]
+                expected = [r.expected_output for r in rows]
+                if inputs != self.inputs or expected != self.expected:
+                    self.inputs[:] = inputs
+                    self.expected[:] = expected
+                    self.texts_version += 1
             outputs: list[str | None] = [r.model_output for r in rows]
         else:
             outputs = [None] * n
@@ -163,6 +175,8 @@ class RunHistory:
                     self.inputs[i] = row.input
                     self.expected[i] = row.expected_output
                 outputs[i] = row.model_output
+            if texts:
+                self.texts_version += 1
         if len(self._last_outputs) == n:
             # Share the string object when an output did not change since the previous snapshot: decoding
             # made a new one, and held for every step they were most of the memory (10,000 x 500: ~0.5 GB).
@@ -212,6 +226,8 @@ class RunHistory:
             steps=list(self.steps),
             columns=dict(self.columns),
             version=self.version,
+            lineage=self.lineage,
+            texts_version=self.texts_version,
             _index=dict(self._index),
         )
 
@@ -223,6 +239,7 @@ class RunHistory:
                 self.inputs[i] = row.input
                 self.expected[i] = row.expected_output
         self.version += 1
+        self.texts_version += 1
 
     def remove_step(self, step: int) -> bool:
         if step not in self.columns:

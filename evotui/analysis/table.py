@@ -2,21 +2,27 @@
 
 ``table_rows`` filters and sorts with numpy over all examples and returns only an ordering (global
 example indices) plus the per-example columns at the chosen step; the widget turns just the visible
-rows into text. Lower-cased search text is built once per (history version, step) and cached, so a
-filter keystroke on 10,000 examples is a pass of ``in`` over cached strings.
+rows into text. Lower-cased search text is built once per change of the texts (and once per step for
+the outputs) and cached, so a filter keystroke on 10,000 examples is a pass of ``in`` over cached strings,
+and so is a new snapshot while a filter is set.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
+from evotui.analysis.dynamics import REGIONS, STATUSES, Region, Status
 from evotui.analysis.history import RunHistory
 
-QUICK_FILTERS: tuple[tuple[str, str], ...] = (
+# Quick filters: "all", "wrong" (now), and one per status and per data-map region.
+QuickFilter = Literal["all", "wrong", Status, Region]
+QUICK_FILTER_NAMES: tuple[QuickFilter, ...] = get_args(QuickFilter)
+QUICK_FILTERS: tuple[tuple[QuickFilter, str], ...] = (
     ("all", "all"),
     ("wrong", "wrong now"),
     ("forgotten", "forgotten"),
@@ -31,9 +37,9 @@ QUICK_FILTERS: tuple[tuple[str, str], ...] = (
     ("hard", "hard"),
 )
 MAIN_QUICK_FILTERS = 4
-STATUS_FILTERS = ("known", "learned", "unstable", "forgotten", "never")
-REGION_FILTERS = ("easy", "ambiguous", "hard")
-STATUS_ORDER = {"known": 0, "learned": 1, "unstable": 2, "forgotten": 3, "never": 4, "": 5}
+STATUS_FILTERS: tuple[Status, ...] = STATUSES
+REGION_FILTERS: tuple[Region, ...] = REGIONS
+STATUS_ORDER: dict[str, int] = {**{status: i for i, status in enumerate(STATUSES)}, "": len(STATUSES)}
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 @dataclass
 class TableQuery:
     text: str = ""
-    quick: str = "all"
+    quick: QuickFilter = "all"
     sort: str = "id"
     reverse: bool = False
     step: int | None = None  # None: the latest snapshot
@@ -119,9 +125,11 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
             None, empty, empty, empty, [None] * n, np.full(n, "", dtype=object), *(np.full(n, -1),) * 3
         )
     col = history.columns[step]
-    outputs = col.outputs + [None] * (n - len(col.outputs))
+    # The column's own list when it covers every example (no copy: it is never changed, and the search
+    # text cache knows it by identity).
+    outputs = col.outputs if len(col.outputs) == n else col.outputs + [None] * (n - len(col.outputs))
     if dynamics is not None and len(dynamics.status) == n:
-        status = np.asarray(dynamics.status, dtype=object)
+        status = np.asarray(dynamics.status)  # str; no object copy (10,000 of them on every update)
         learned_step = np.asarray(dynamics.learned_step, dtype=np.int64)
         learned_after = np.asarray(dynamics.learned_after, dtype=np.int64)
         forgets = np.asarray(dynamics.forget_count, dtype=np.int64)
@@ -130,7 +138,7 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
         learned_step = learned_after = forgets = np.full(n, -1, dtype=np.int64)
     region = None
     if dynamics is not None and len(getattr(dynamics, "region", ())) == n:
-        region = np.asarray(dynamics.region, dtype=object)
+        region = np.asarray(dynamics.region)
     return ExampleColumns(
         step=step,
         loss=_padded(col.loss, n, np.nan),
@@ -145,26 +153,84 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
     )
 
 
-# Search text per example, cached by (history object, version, step): built once per snapshot, not per key.
-_search_cache: dict[int, tuple[int, int | None, list[str]]] = {}
+# Lower-cased search text, in two parts cached apart: "id\0input\0expected" per example (changes only with
+# the texts: keyed by the run's lineage and texts_version, so it survives the frozen copy of every new
+# view), and the outputs of one step (keyed by that step's outputs list, never changed once made).
+# A handful of entries: a few runs open at once, a few steps visited.
+_text_cache: dict[tuple[int, int, int], list[str]] = {}
+_output_cache: dict[int, tuple[list[str | None], list[str]]] = {}
+_CACHED = 4
 
 
-def search_text(history: RunHistory, columns: ExampleColumns) -> list[str]:
-    cached = _search_cache.get(id(history))
-    if cached is not None and cached[0] == history.version and cached[1] == columns.step:
-        return cached[2]
-    texts = [
-        f"{eid}\0{inp}\0{exp}\0{out or ''}".lower()
-        for eid, inp, exp, out in zip(
-            history.example_ids, history.inputs, history.expected, columns.outputs, strict=False
-        )
-    ]
-    _search_cache.clear()  # one run at a time: do not keep old runs' strings alive
-    _search_cache[id(history)] = (history.version, columns.step, texts)
+_cache_lock = threading.Lock()  # the run service warms these caches from its thread
+
+
+def _remember(cache: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
+    with _cache_lock:
+        cache[key] = value
+        while len(cache) > _CACHED:
+            del cache[next(iter(cache))]
+
+
+def search_texts(history: RunHistory, columns: ExampleColumns) -> tuple[list[str], list[str]]:
+    """(lower-cased "id\0input\0expected" per example, lower-cased output at the columns' step)."""
+    return _texts(history), _outputs(columns.outputs)
+
+
+def _texts(history: RunHistory) -> list[str]:
+    key = (history.lineage, history.texts_version, history.n_examples)
+    texts = _text_cache.get(key)
+    if texts is None:
+        texts = [
+            f"{eid}\0{inp}\0{exp}".lower()
+            for eid, inp, exp in zip(history.example_ids, history.inputs, history.expected, strict=False)
+        ]
+        _remember(_text_cache, key, texts)
     return texts
 
 
-def quick_mask(quick: str, columns: ExampleColumns, history: RunHistory) -> np.ndarray | None:
+def _outputs(outputs: list[str | None]) -> list[str]:
+    cached = _output_cache.get(id(outputs))
+    if cached is not None and cached[0] is outputs:
+        return cached[1]
+    lowered = [(out or "").lower() for out in outputs]
+    _remember(_output_cache, id(outputs), (outputs, lowered))
+    return lowered
+
+
+# Text matches, cached like the texts: a filter set while snapshots arrive rescans only the new outputs.
+_text_match_cache: dict[tuple[str, tuple[int, int, int]], np.ndarray] = {}
+_output_match_cache: dict[tuple[str, int], tuple[list[str | None], np.ndarray]] = {}
+
+
+def text_mask(history: RunHistory, columns: ExampleColumns, needle: str) -> np.ndarray:
+    """Examples whose id, input, expected text or output (at the columns' step) contains ``needle``
+    (lower-cased)."""
+    n = history.n_examples
+    key = (needle, (history.lineage, history.texts_version, n))
+    in_texts = _text_match_cache.get(key)
+    if in_texts is None:
+        in_texts = np.fromiter((needle in t for t in _texts(history)), dtype=bool, count=n)
+        _remember(_text_match_cache, key, in_texts)
+    cached = _output_match_cache.get((needle, id(columns.outputs)))
+    if cached is not None and cached[0] is columns.outputs:
+        in_outputs = cached[1]
+    else:
+        in_outputs = np.fromiter((needle in o for o in _outputs(columns.outputs)), dtype=bool, count=n)
+        _remember(_output_match_cache, (needle, id(columns.outputs)), (columns.outputs, in_outputs))
+    return in_texts | in_outputs
+
+
+def warm_search(history: RunHistory) -> None:
+    """Build the search text of ``history``'s newest step ahead (the run service does, in its thread),
+    so a filter set while snapshots arrive costs the UI thread a scan, not lower-casing 10,000 strings."""
+    latest = history.latest()
+    if latest is not None and len(latest.outputs) == history.n_examples:
+        _texts(history)
+        _outputs(latest.outputs)
+
+
+def quick_mask(quick: QuickFilter, columns: ExampleColumns, history: RunHistory) -> np.ndarray | None:
     """Boolean mask of a quick filter, None for "all"."""
     if quick == "all":
         return None
@@ -192,7 +258,7 @@ def quick_mask(quick: str, columns: ExampleColumns, history: RunHistory) -> np.n
 
 
 _DIGITS = re.compile(r"(\d+)")
-_id_rank_cache: dict[int, tuple[int, np.ndarray]] = {}
+_id_rank_cache: dict[int, tuple[int, np.ndarray]] = {}  # lineage -> (examples ranked, ranks)
 
 
 def natural_key(text: str) -> tuple[str | int, ...]:
@@ -206,14 +272,13 @@ def natural_key(text: str) -> tuple[str | int, ...]:
 def id_ranks(history: RunHistory) -> np.ndarray:
     """Each example's rank when the ids are sorted naturally (cached: ids only ever get appended)."""
     ids = history.example_ids
-    cached = _id_rank_cache.get(id(history))
+    cached = _id_rank_cache.get(history.lineage)
     if cached is not None and cached[0] == len(ids):
         return cached[1]
     order = sorted(range(len(ids)), key=lambda i: natural_key(ids[i]))
     ranks = np.empty(len(ids), dtype=np.int64)
     ranks[np.asarray(order, dtype=np.int64)] = np.arange(len(ids), dtype=np.int64)
-    _id_rank_cache.clear()  # one run at a time
-    _id_rank_cache[id(history)] = (len(ids), ranks)
+    _remember(_id_rank_cache, history.lineage, (len(ids), ranks))
     return ranks
 
 
@@ -262,9 +327,8 @@ def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> 
     mask = quick_mask(query.quick, columns, history)
     needle = query.text.strip().lower()
     if needle:
-        texts = search_text(history, columns)
-        text_mask = np.fromiter((needle in t for t in texts), dtype=bool, count=n)
-        mask = text_mask if mask is None else mask & text_mask
+        matches = text_mask(history, columns, needle)
+        mask = matches if mask is None else mask & matches
     indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
     # The default (sort "id", not reversed) is file order: the order the examples first appeared in,
     # which is usually the dataset's. Reversed, "id" really sorts by id (natural order, descending),

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from evotui.analysis.table import TableQuery, TableRows
     from evotui.watch.service import RunView
 
+# Step travel replays at most this many (example x snapshot) cells on the UI thread (a few ms); more goes
+# to a thread. Small runs (and the tests) then travel at once, a 10,000-example run in the background.
+SYNC_TRAVEL_CELLS = 40_000
 TravelKey = tuple[int, int, tuple["StepColumn", ...]]  # (step, examples, the columns up to the step)
 
 
@@ -103,8 +106,7 @@ class DynamicsActions:
         for cached_key, dynamics in self._travel_entries():
             if _same_key(cached_key, key):
                 return dynamics
-        self._compute_travel(key)
-        return None
+        return self._compute_travel(key)
 
     @property
     def travel_pending(self) -> bool:
@@ -121,19 +123,28 @@ class DynamicsActions:
         up_to = history.steps[: bisect.bisect_right(history.steps, step)]
         return (step, history.n_examples, tuple(history.columns[s] for s in up_to))
 
-    def _compute_travel(self, key: TravelKey) -> None:
-        """Start computing the dynamics for ``key`` in a thread, or queue it behind the running one."""
+    def _compute_travel(self, key: TravelKey) -> RunDynamics | None:
+        """The dynamics for ``key`` now when that is cheap (a small run: no "computing" state at all),
+        else started in a thread (or queued behind the running one) and None until they arrive."""
+        # A frozen view and its dynamics checkpoints: safe to read from the thread.
+        history, checkpoints = self.state.history, self.state.checkpoints
+        replay = len(key[2]) - max((c[0] for c in checkpoints if c[0] <= len(key[2])), default=0)
+        if replay * history.n_examples <= SYNC_TRAVEL_CELLS:
+            from evotui.analysis.dynamics import compute_dynamics
+
+            dynamics = compute_dynamics(history, until_step=key[0], checkpoints=checkpoints)
+            self._remember_travel(key, dynamics)
+            return dynamics
         if self._travel_running is not None:
-            return  # when it is done, the step viewed then is asked for (``on_travel_computed``)
+            return None  # when it is done, the step viewed then is asked for (``on_travel_computed``)
         self._travel_running = key
-        history = self.state.history  # a frozen view: safe to read from the thread
 
         def compute() -> None:
             from evotui.analysis.dynamics import compute_dynamics
 
             dynamics, error = None, None
             try:
-                dynamics = compute_dynamics(history, until_step=key[0])
+                dynamics = compute_dynamics(history, until_step=key[0], checkpoints=checkpoints)
             except Exception as exc:  # shown and logged, never silent
                 log = record_failure(f"dynamics as of step {key[0]}", exc)
                 error = f"{type(exc).__name__}: {exc}" + (f" (log: {log})" if log else "")
@@ -141,14 +152,17 @@ class DynamicsActions:
 
         self.run_worker(compute, thread=True, group="travel", exit_on_error=False, description="dynamics as of a step")
 
+    def _remember_travel(self, key: TravelKey, dynamics: RunDynamics) -> None:
+        entries = self._travel_entries()
+        entries.append((key, dynamics))
+        del entries[:-4]  # a few steps back and forth; each holds O(examples) arrays
+
     def on_travel_computed(self, message: TravelComputed) -> None:
         self._travel_running = None
         if message.error is not None:
             self.notify(message.error, title="step travel failed", severity="error", markup=False)
         elif message.dynamics is not None:
-            entries = self._travel_entries()
-            entries.append((message.key, message.dynamics))
-            del entries[:-4]  # a few steps back and forth; each holds O(examples) arrays
+            self._remember_travel(message.key, message.dynamics)
         step = self.view_step
         if step is None or message.error is not None:
             return

@@ -55,11 +55,15 @@ from tracker.store import ReadError, SnapshotFile
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
 
-    from evotui.analysis.dynamics import RunDynamics
+    from evotui.analysis.dynamics import Checkpoint, DynamicsBuilder, RunDynamics
+    from evotui.analysis.history import StepColumn
 
 TailerFactory = Callable[[Path], DirectoryTailer]
 PROGRESS_EVERY = 0.25  # seconds between "loading n/m files" views during a bulk load
 RUNS_CHECK_EVERY = 4  # polls between looks for runs in subdirectories while DIR holds no snapshot
+# A copy of the dynamics state every this many snapshots (~1 MB per 10,000 examples each): step travel
+# replays at most this many snapshots from the nearest one.
+CHECKPOINT_EVERY = 16
 
 
 
@@ -67,11 +71,12 @@ def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunView(RunFacts):
     """One run as of one moment, ready to draw. Never mutated after it is posted.
 
-    The header's derivations (status, progress, ETA) come from ``RunFacts``.
+    The header's derivations (status, progress, ETA) come from ``RunFacts``. Views compare by identity
+    (``version`` orders the views of one run).
     """
 
     path: Path
@@ -89,6 +94,8 @@ class RunView(RunFacts):
     failure: ServiceFailure | None = None  # the last exception of the service, until a poll succeeds
     holds_runs: bool = False  # no snapshot here, but runs in subdirectories: a directory of runs
     polled: bool = False  # the directory was looked at once at least (False: a progress view of the first read)
+    # Dynamics checkpoints for ``history`` (``compute_dynamics(history, step, checkpoints)``: step travel).
+    checkpoints: tuple[Checkpoint, ...] = ()
     # For the benches: files read for this view, their read+decode seconds, and the thread's seconds
     # from the end of the poll to the view (copy + dynamics).
     files_read: int = 0
@@ -118,6 +125,10 @@ class RunUpdated(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, RunUpdated) and message.view.path == self.view.path
+
+
+class _Closed(Exception):
+    """Raised inside the first read when the service was closed meanwhile."""
 
 
 class RunService:
@@ -156,6 +167,9 @@ class RunService:
         self._version = 0
         self._dynamics: RunDynamics | None = None
         self._derived_version = -1  # history version the dynamics were computed for
+        self._builder: DynamicsBuilder | None = None  # the dynamics, kept up to date snapshot by snapshot
+        self._built_columns: list[StepColumn] = []  # the columns fed to it, in order
+        self._checkpoints: list[Checkpoint] = []  # copies of it every CHECKPOINT_EVERY snapshots
 
     # -- lifecycle (UI thread) ------------------------------------------------------------------------
     @property
@@ -199,6 +213,8 @@ class RunService:
         while not self._stop.is_set():
             try:
                 self._cycle()
+            except _Closed:
+                return
             except Exception as exc:  # never silent: logged, shown, and the next poll tries again
                 self._fail(exc)
             self._stop.wait(self.interval)
@@ -226,6 +242,8 @@ class RunService:
 
         def add(f: SnapshotFile, snapshot: Snapshot) -> None:
             nonlocal last_progress
+            if self._stop.is_set():
+                raise _Closed  # closed during a long first read: stop reading now, not after every file
             # Texts once, from the newest snapshot, rather than rewritten for every file.
             self._history.add(snapshot, source=str(f.path), texts=False)
             if not newest or snapshot.training_step >= newest[0][1].training_step:
@@ -289,15 +307,34 @@ class RunService:
         return changed
 
     def _derive(self) -> RunHistory:
-        """A frozen copy of the history, and the dynamics over it when the data changed."""
-        history = self._history.frozen_copy()
-        if history.version != self._derived_version:
-            self._dynamics = None
-            if history.n_steps:
-                from evotui.analysis.dynamics import compute_dynamics  # numpy work: in this thread only
+        """A frozen copy of the history, and the dynamics brought up to date with it.
 
-                self._dynamics = compute_dynamics(history, keep_matrices=False)
-            self._derived_version = history.version
+        The common live case, snapshots appended after the latest one, costs O(examples) per new
+        snapshot (``DynamicsBuilder.append``); anything else (a file rewritten or removed, a step
+        arriving out of order) rebuilds the dynamics from the first snapshot, in this thread.
+        """
+        history = self._history.frozen_copy()
+        if history.version == self._derived_version:
+            return history
+        from evotui.analysis.dynamics import DynamicsBuilder  # numpy work: in this thread only
+
+        columns = [history.columns[step] for step in history.steps]
+        built = self._built_columns
+        appended_only = len(built) <= len(columns) and all(a is b for a, b in zip(built, columns, strict=False))
+        if self._builder is None or not appended_only:
+            self._builder, built, self._checkpoints = DynamicsBuilder(), [], []
+        builder = self._builder
+        for step, column in zip(history.steps[len(built) :], columns[len(built) :], strict=True):
+            builder.append(step, column.exact, column.loss, history.example_ids)
+            built.append(column)
+            if len(built) % CHECKPOINT_EVERY == 0:
+                self._checkpoints.append((len(built), builder.copy()))
+        self._built_columns = built
+        self._dynamics = builder.result(history.example_ids) if columns else None
+        self._derived_version = history.version
+        from evotui.analysis.table import warm_search
+
+        warm_search(history)  # a filter set while snapshots arrive then costs the UI thread a scan only
         return history
 
     def _make_view(self, history: RunHistory, **extra: Any) -> RunView:
@@ -317,6 +354,7 @@ class RunService:
             load=LoadProgress(self._progress.done, self._progress.total),
             failure=self._failure,
             holds_runs=self._holds_runs,
+            checkpoints=tuple(self._checkpoints),
             **extra,
         )
 
@@ -344,6 +382,7 @@ class RunService:
         # A poll cut short leaves the tailer's memory ahead of the history: read again from scratch.
         self._tailer = None
         self._derived_version = -1
+        self._builder = None
         try:
             previous = self.view
             history = previous.history if previous is not None else RunHistory()

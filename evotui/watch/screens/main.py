@@ -144,7 +144,9 @@ class MainScreen(DynamicsActions, Screen[None]):
             self._sync_waiting()
         data_changed = view.history.version != previous.history.version or view.dynamics is not previous.dynamics
         if data_changed:
-            self.refresh_data(live=previous.loaded)
+            # The detail pane (a plot) always follows a moment later: the first data on screen does not
+            # wait for it, and a burst of live views costs it one redraw.
+            self.refresh_data(live=True)
             latest = view.history.latest_step
             if previous.loaded and latest is not None and latest not in previous.history.columns:
                 self._announce_snapshot(latest)

@@ -38,7 +38,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -52,18 +52,23 @@ X_STEP = "step"
 X_FRACTION = "fraction"
 MATCH_ID = "id"
 MATCH_INPUT = "input"
-QUICK_FILTERS: tuple[tuple[str, str], ...] = (
-    ("all", "all"),
-    ("a_only", "learned by A only"),
-    ("b_only", "learned by B only"),
-    ("both", "learned by both"),
-    ("neither", "learned by neither"),
-    ("b_faster", "B faster"),
-    ("b_slower", "B slower"),
-    ("differ", "answers differ now"),
-    ("forgotten_one", "forgotten in one only"),
-)
-QUICK_KEYS = tuple(key for key, _ in QUICK_FILTERS)
+# The compare table's quick filters: one Literal, every other list derived from it (see the module docstring).
+CompareFilter = Literal[
+    "all", "a_only", "b_only", "both", "neither", "b_faster", "b_slower", "differ", "forgotten_one"
+]
+QUICK_KEYS: tuple[CompareFilter, ...] = get_args(CompareFilter)
+FILTER_LABELS: dict[CompareFilter, str] = {
+    "all": "all",
+    "a_only": "learned by A only",
+    "b_only": "learned by B only",
+    "both": "learned by both",
+    "neither": "learned by neither",
+    "b_faster": "B faster",
+    "b_slower": "B slower",
+    "differ": "answers differ now",
+    "forgotten_one": "forgotten in one only",
+}
+QUICK_FILTERS: tuple[tuple[CompareFilter, str], ...] = tuple((key, FILTER_LABELS[key]) for key in QUICK_KEYS)
 SORT_KEYS = ("id", "delta", "learned_a", "learned_b", "status_a", "status_b")
 QUARTILES = (25, 50, 75)
 # Metadata values become tags ("key=value") when they are short scalars and a key has few distinct
@@ -156,7 +161,7 @@ class Comparison:
         b = self._b(b)
         return self.learned_x[:, b] - self.learned_x[:, 0]
 
-    def quick_mask(self, key: str, b: int = 1) -> np.ndarray:
+    def quick_mask(self, key: CompareFilter, b: int = 1) -> np.ndarray:
         """(M,) bool: the matched examples a quick filter keeps (see the module's docstring)."""
         b = self._b(b)
         learned_a = self.learned_step[:, 0] != NONE
@@ -211,7 +216,7 @@ class Comparison:
         return self._search
 
     def rows(
-        self, quick: str = "all", text: str = "", sort: str = "id", reverse: bool = False, b: int = 1
+        self, quick: CompareFilter = "all", text: str = "", sort: str = "id", reverse: bool = False, b: int = 1
     ) -> np.ndarray:
         """Matched-example positions (0..M-1) a table shows: filtered, then sorted; NaN / none sort last.
 

@@ -481,7 +481,10 @@ class CompareRunsScreen(Screen[None]):
             return
         q = self.query_state
         order = cmp.rows(quick=q.quick, text=q.text, sort=q.sort, reverse=q.reverse, b=self.b)
-        table.show(CompareRows(order, cmp.n_matched, cmp, self.b, TableQuery(q.text, q.quick, q.sort, q.reverse)))
+        # The example table words an empty result from its query: it gets this filter's label (B's letter in it).
+        label = dict(QUICK_FILTERS)[q.quick].replace(" B", f" {run_letter(self.b)}")
+        query = TableQuery(q.text, label, q.sort, q.reverse)  # type: ignore[arg-type]
+        table.show(CompareRows(order, cmp.n_matched, cmp, self.b, query))
         if follow:
             table.scroll_to_cursor()
         count.update(f"{len(order):,} of {cmp.n_matched:,}")

@@ -36,27 +36,30 @@ from tracker.store import (
 pytestmark = pytest.mark.reliability
 ROOT = Path(__file__).resolve().parent.parent
 
-# The child writes steps start.. forever (alternating formats) and reports each one after its rename.
-# Given DIE_AT >= 0, it kills itself with SIGKILL when it is about to rename that step's temp file into
-# place: the whole file written, not yet visible (the moment atomic writes are for), reached by count.
+# The child writes steps start..stop-1 (alternating formats), reports each one after its rename, then
+# waits to be killed. Given DIE_AT >= 0, it kills itself with SIGKILL when it is about to rename that
+# step's temp file into place: the whole file written, not yet visible (the moment atomic writes are
+# for), reached by count. Every bound is a count: the work is the same on a slow machine.
 WRITER = """
 import os, signal, sys
 from tests._reliability_helpers import sized_snapshot
 from tracker.store import write_snapshot
-directory, step, fsync, die_at = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
+directory, fsync = sys.argv[1], sys.argv[3] == "1"
+step, die_at, stop = int(sys.argv[2]), int(sys.argv[4]), int(sys.argv[5])
 rename = os.replace
 def replace_or_die(src, dst):
     if step == die_at:
         os.kill(os.getpid(), signal.SIGKILL)
     rename(src, dst)
 os.replace = replace_or_die
-while True:
+while step < stop:
     write_snapshot(directory, sized_snapshot(step), "msgpack" if step % 3 == 0 else "json", fsync=fsync)
     sys.stdout.write(f"{step}\\n")
     sys.stdout.flush()
     step += 1
+sys.stdin.read()  # until killed
 """
-KILLS = 20  # children killed; each writes 5..25 snapshots first (~300 writes in all)
+KILLS = 24  # children killed; each writes 3..15 snapshots first (~200 writes in all)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -83,16 +86,17 @@ def test_sigkill_during_hundreds_of_writes_never_leaves_a_partial_file(tmp_path:
     next_step = 0
     # Each child resumes at the step its predecessor was killed on (overwriting it, as a resumed run does).
     for kill in range(KILLS):
-        fsync = kill % 4 == 0  # mostly without fsync: SIGKILL does not lose the page cache, and it is fast
-        writes = rng.randint(5, 25)
+        # Mostly without fsync: SIGKILL does not lose the page cache, and an fsync costs whatever the disk
+        # is busy with (other processes' I/O); a few children with it, writing a few snapshots each.
+        fsync = kill % 8 == 0
+        writes = rng.randint(3, 5) if fsync else rng.randint(3, 15)
         # Odd kills: the child dies just before renaming (a temp file left behind, for sure). Even kills:
-        # SIGKILL from here after ``writes`` reports, landing wherever the child is in its next write.
+        # SIGKILL from here after ``writes`` reports, landing wherever the child is in its next two writes.
         die_at = next_step + writes if kill % 2 else -1
+        stop = next_step + writes + 2
+        args = [str(tmp_path), str(next_step), "1" if fsync else "0", str(die_at), str(stop)]
         child = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(tmp_path), str(next_step), "1" if fsync else "0", str(die_at)],
-            stdout=subprocess.PIPE,
-            env=env,
-            cwd=ROOT,
+            [sys.executable, "-c", WRITER, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=ROOT
         )
         assert child.stdout is not None
         reported: list[int] = []
@@ -104,7 +108,7 @@ def test_sigkill_during_hundreds_of_writes_never_leaves_a_partial_file(tmp_path:
             _check_directory(tmp_path, seen)  # a reader racing the writer sees only whole files
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
-        out, _ = child.communicate()
+        out, _ = child.communicate()  # (closes its stdin too)
         assert child.returncode == -signal.SIGKILL
         reported += [int(line) for line in out.decode().split()]
         completed.update(reported)

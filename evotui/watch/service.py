@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,8 +147,6 @@ class RunService:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # Kept for the benches: every view posted (bounded).
-        self.posted: deque[RunView] = deque(maxlen=4096)
         # -- owned by the thread -----------------------------------------------------------------------
         self._tailer: DirectoryTailer | None = None
         self._history = RunHistory()
@@ -170,6 +167,7 @@ class RunService:
         self._builder: DynamicsBuilder | None = None  # the dynamics, kept up to date snapshot by snapshot
         self._built_columns: list[StepColumn] = []  # the columns fed to it, in order
         self._checkpoints: list[Checkpoint] = []  # copies of it every CHECKPOINT_EVERY snapshots
+        self._insights: tuple[Any, ...] = ()
 
     # -- lifecycle (UI thread) ------------------------------------------------------------------------
     @property
@@ -253,8 +251,11 @@ class RunService:
                 last_progress = now
                 self._publish_progress()
 
+        # From scratch (also after a failed poll): nothing of an earlier read is kept.
         self._history = RunHistory()
         self._progress = LoadProgress()
+        self._warnings.clear()
+        self._written_at.clear()
         result = tailer.poll(consume=add, progress=self._progress)
         if newest:
             f, snapshot = newest[0]
@@ -331,11 +332,14 @@ class RunService:
                 self._checkpoints.append((len(built), builder.copy()))
         self._built_columns = built
         self._dynamics = builder.result(history.example_ids) if columns else None
+        self._insights = self._compute_insights(history, self._dynamics)
         self._derived_version = history.version
-        from evotui.analysis.table import warm_search
-
-        warm_search(history)  # a filter set while snapshots arrive then costs the UI thread a scan only
         return history
+
+    def _compute_insights(self, history: RunHistory, dynamics: RunDynamics | None) -> tuple[Any, ...]:
+        """Insights of the run as of ``history`` (issue 14: ``evotui.analysis.insights``), in this thread,
+        once per change of the data. None yet: an empty tuple."""
+        return ()
 
     def _make_view(self, history: RunHistory, **extra: Any) -> RunView:
         self._version += 1
@@ -355,6 +359,7 @@ class RunService:
             failure=self._failure,
             holds_runs=self._holds_runs,
             checkpoints=tuple(self._checkpoints),
+            insights=self._insights,
             **extra,
         )
 
@@ -369,6 +374,12 @@ class RunService:
             derive_seconds=time.perf_counter() - derive_started,
         )
         self._post(view)
+        if view.loaded:
+            from evotui.analysis.table import warm_search
+
+            # After posting: the view is drawn meanwhile. A filter set while snapshots arrive then costs
+            # the UI thread a scan, not lower-casing every example's texts.
+            warm_search(view.history)
 
     def _publish_progress(self) -> None:
         """A view of the first read under way: the previous data (none yet) and the file count."""
@@ -394,6 +405,5 @@ class RunService:
         with self._lock:
             self.view = view
             targets = list(self._subscribers)
-        self.posted.append(view)
         for target in targets:
             target.post_message(RunUpdated(view))

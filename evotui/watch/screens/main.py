@@ -37,6 +37,9 @@ from evotui.watch.widgets.run_header import RunHeader
 Clock = Callable[[], float]
 FOOTER_ROOMY_WIDTH = 84  # narrower: a compact footer (MainScreen's footer needs 81 columns padded, 69 compact)
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
+# New data reaches the detail pane (a plot, a long history) at most this often: a run writing several
+# snapshots a second redraws it a few times a second, not once per snapshot, and keys stay quick.
+LIVE_DETAIL_EVERY = 0.5
 
 
 class MainScreen(DynamicsActions, Screen[None]):
@@ -76,6 +79,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         self._filter_before_edit = ""
         self._waiting: WaitingScreen | None = None
         self._detail_timer: Timer | None = None
+        self._live_detail_timer: Timer | None = None
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
         # Per view taken in: (snapshots held, files read, read+decode s and derive s in the service's
         # thread, s on the UI thread to take it in). For the benches.
@@ -207,10 +211,11 @@ class MainScreen(DynamicsActions, Screen[None]):
         """
         self.query_one(MetricsBar).show(self.state.history, regression_steps(self.state.dynamics))
         self.refresh_table()
-        if live:
-            self._schedule_detail()
-        else:
+        if not live:
             self._show_detail()
+        elif self._live_detail_timer is None:  # one pending redraw for any number of views meanwhile
+            delay = DETAIL_DELAY if not self.loaded else LIVE_DETAIL_EVERY
+            self._live_detail_timer = self.set_timer(delay, self._live_detail)
 
     def refresh_table(self, follow: bool = False) -> None:
         """Rows for the current filter, sort and step; the table keeps its selected example.
@@ -242,6 +247,10 @@ class MainScreen(DynamicsActions, Screen[None]):
         # the filter pauses, so that key repeat and typing never queue up its renders.
         self.selected = message.index
         self._schedule_detail()
+
+    def _live_detail(self) -> None:
+        self._live_detail_timer = None
+        self._show_detail()
 
     def _schedule_detail(self) -> None:
         if self._detail_timer is not None:

@@ -18,3 +18,4 @@ screen="$(tmux capture-pane -p -t evotui-check)"
 echo "$screen" | head -8
 echo "$screen" | grep -q "12 snapshots" && echo "OK: evotui watch runs from the wheel without torch" || { echo "FAIL: no run on screen"; exit 1; }
 "$work/venv/bin/evotui" demo --no-watch 2>&1 | tail -1 || true   # says which pip command adds training
+"$work/venv/bin/evotui" serve "$work/sample" 2>&1 | tail -1 || true   # without the serve extra: names its pip command

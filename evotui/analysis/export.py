@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -170,3 +171,18 @@ def write_rows(path: str | os.PathLike[str], rows: Iterator[dict[str, object]]) 
             temp.unlink()
         raise
     return count
+
+
+def write_rows_to(fh: IO[bytes], fmt: str, rows: Iterator[dict[str, object]]) -> int:
+    """Write rows from ``iter_rows`` to an open binary file as ``fmt`` ("csv" or "jsonl"); returns the count.
+
+    For a file that is not on this machine's disk: the download `evotui serve` sends to the browser.
+    """
+    if fmt == "jsonl":
+        return _write_jsonl(fh, rows)
+    text = io.TextIOWrapper(fh, encoding="utf-8", newline="")
+    try:
+        return _write_csv(text, rows)
+    finally:
+        text.flush()
+        text.detach()  # the caller keeps ``fh``

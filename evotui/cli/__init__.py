@@ -140,6 +140,42 @@ def export_command(directory: str, output: str) -> None:
     run_export(directory, output)
 
 
+@main.command("serve")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on; any but loopback needs a token."
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--token",
+    envvar="EVOTUI_SERVE_TOKEN",
+    default=None,
+    help="Access token (also from $EVOTUI_SERVE_TOKEN, unseen by ps). Default: none on loopback, else generated.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05, max=3600),
+    default=0.5,
+    show_default=True,
+    help="Seconds between two looks at the directory (each viewer).",
+)
+@click.option(
+    "--max-sessions", type=click.IntRange(1, 64), default=8, show_default=True, help="Viewers (tabs) open at once."
+)
+def serve_command(directory: Path, host: str, port: int, token: str | None, interval: float, max_sessions: int) -> None:
+    """Serve `evotui watch DIRECTORY` in a browser: one viewer per tab, read-only (needs the serve extra).
+
+    Listens on 127.0.0.1 by default: from another machine, ssh -L 8000:localhost:8000 this-machine.
+    """
+    from evotui.cli import serve as serve_mod
+
+    try:
+        plan = serve_mod.plan_serve(directory, host, port, token, interval, max_sessions)
+    except serve_mod.ServeError as exc:
+        raise click.ClickException(str(exc)) from None
+    serve_mod.run_serve(plan)
+
+
 # -- compare (issue 13) ---------------------------------------------------------------------------
 @main.command("compare")
 @click.argument("directories", nargs=-1, required=True, type=click.Path(path_type=str))

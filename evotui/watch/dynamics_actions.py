@@ -11,6 +11,7 @@ filter bar's "as of step ..." note, and the table fills in when they are ready.
 from __future__ import annotations
 
 import bisect
+import io
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -273,6 +274,8 @@ class DynamicsActions:
         what = f"Export the {shown:,} example{'s' if shown != 1 else ''} shown"
         if self.view_step is not None:
             what += f", as of step {self.view_step:,}"
+        if self.app.is_web:
+            what += " (a download in your browser)"
         self.app.push_screen(ExportScreen(self.default_export_path(), what), self._export_to)
 
     def _export_to(self, path: str | None) -> None:
@@ -282,6 +285,9 @@ class DynamicsActions:
 
         # Everything is taken now, on the UI thread; only the writing runs in the thread.
         rows = iter_rows(self.state.history, self.view_dynamics(), self.rows.order.tolist(), self.view_step)
+        if self.app.is_web:
+            self._export_to_browser(Path(path).name, rows)
+            return
         target = Path(path).expanduser().absolute()
         self.notify(f"exporting {len(self.rows):,} examples to {target}", title="export", markup=False, timeout=3)
 
@@ -297,3 +303,20 @@ class DynamicsActions:
             self.app.call_from_thread(self.notify, f"wrote {count:,} rows to {target}", title="export", markup=False)
 
         self.run_worker(write, thread=True, exit_on_error=False, group="export", description="export rows")
+
+    def _export_to_browser(self, name: str, rows: Any) -> None:
+        """In a browser (`evotui serve`) the file is a download: the viewer never writes on the server's disk."""
+
+        from evotui.analysis.export import export_format, write_rows_to  # only when exporting
+
+        def build() -> None:
+            buffer = io.BytesIO()
+            count = write_rows_to(buffer, export_format(name), rows)
+            self.last_export = (Path(name), count)
+            mime = "text/csv" if name.lower().endswith(".csv") else "application/x-ndjson"
+            self.app.call_from_thread(self.app.deliver_binary, buffer, save_filename=name, mime_type=mime)
+            self.app.call_from_thread(
+                self.notify, f"{count:,} rows sent to your browser as {name}", title="export", markup=False
+            )
+
+        self.run_worker(build, thread=True, exit_on_error=False, group="export", description="export rows")

@@ -52,8 +52,6 @@ class EvotuiApp(App[None]):
         if has_run_files(self.path):
             self.open_run(self.path)
             self.services[0].start()
-        for other in self.compare_paths:  # every compared run starts reading now too
-            self.open_run(other).start()
 
     @property
     def services(self) -> list[RunService]:

@@ -18,6 +18,7 @@ from textual.widgets import OptionList
 
 from evotui.analysis.dynamics import compute_dynamics
 from evotui.analysis.loader import load_run
+from evotui.analysis.table import COLUMN_KEYS
 from evotui.watch.app import EvotuiApp, make_app
 from evotui.watch.screens.compare import ADDED, REMOVED, CompareScreen, diff_texts
 from evotui.watch.screens.data_map import DataMapScreen
@@ -221,23 +222,24 @@ async def test_step_travel_stays_put_while_new_snapshots_arrive(tmp_path: Path) 
 
 # -- sorting ----------------------------------------------------------------------------------------
 @pytest.mark.anyio
-async def test_reverse_sort_on_the_default_order_sorts_by_id_descending(tmp_path: Path) -> None:
+async def test_the_default_order_is_by_id_and_the_header_says_so(tmp_path: Path) -> None:
     # File order is neither id order nor its reverse; "q10" after "q9" tells natural order from text order.
     ids = ["q9", "b2", "q10", "a1", "q1", "b10"]
     expected = {i: str(n) for n, i in enumerate(ids)}
     directory = write_plan(tmp_path / "ids", expected, {0: expected, 10: expected})
     async with app_for(directory).run_test(size=SIZE) as pilot:
         main = await wait_loaded(pilot)
-        assert shown_ids(main) == ids  # the default: file order, and no sort marker claims otherwise
-        header = str(main.query_one("ExampleTable").render_line(0).text)
-        assert "id▲" not in header and "id▼" not in header
+        assert shown_ids(main) == ["a1", "b2", "b10", "q1", "q9", "q10"]  # sorted by id, as "id▲" says
+        assert "id▲" in main.query_one("ExampleTable").render_line(0).text
         await pilot.press("S")
         await pilot.pause()
         assert shown_ids(main) == ["q10", "q9", "q1", "b10", "b2", "a1"]
         assert "id▼" in main.query_one("ExampleTable").render_line(0).text
-        await pilot.press("S")  # and back to file order
+        # s walks every column and comes back to id.
+        for _ in COLUMN_KEYS:
+            await pilot.press("s")
         await pilot.pause()
-        assert shown_ids(main) == ids
+        assert main.query_state.sort == "id" and shown_ids(main)[0] == "a1"
 
 
 @pytest.mark.anyio

@@ -80,6 +80,27 @@ def addition_examples(max_operand: int = 20, seed: int | None = 0) -> list[dict[
     return rows
 
 
+def mixed_examples(seed: int | None = 0, n_hard: int = 220) -> list[dict[str, str]]:
+    """The demo's task: the 441 small sums of ``addition_examples`` and ``n_hard`` harder ones.
+
+    The harder sums have a two-digit first operand (21..99) and a second one in 10..99, so their answers
+    run to three digits: the tiny model learns the small sums early, some hard ones late, and others
+    never within a demo's few thousand steps. That is the range a real run shows (and what a demo of
+    evotui needs): examples learned early, learned late, forgotten, never learned. Shuffled with ``seed``
+    (the hard sums are drawn with it too), ids ``add_AA_BB`` as in ``addition_examples``.
+    """
+    rows = addition_examples(seed=None)
+    pairs = [(a, b) for a in range(21, 100) for b in range(10, 100)]
+    for a, b in random.Random(1_000 + (seed or 0)).sample(pairs, n_hard):
+        rows.append({"id": f"add_{a:02d}_{b:02d}", "prompt": f"What is {a}+{b}? ", "completion": str(a + b)})
+    if seed is not None:
+        random.Random(seed).shuffle(rows)
+    return rows
+
+
+TASKS = {"sums": addition_examples, "mixed": mixed_examples}
+
+
 class ToyTrainDataset:
     """Tokenised prompt + completion + EOS, with the loss on the completion (and EOS) only."""
 

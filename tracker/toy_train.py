@@ -1,7 +1,7 @@
 """Train the toy addition model with the real Trainer and EvolutionCallback: a real run to watch.
 
     python -m tracker.toy_train --output-dir runs/toy --steps 800 --examples 100 [--hidden 64] [--seed 0]
-                                [--schedule "every 25"]
+                                [--schedule "every 25"] [--threads 1] [--task mixed] [--lr-schedule cosine]
 
 Snapshots go straight into ``--output-dir`` (``evotui watch runs/toy``). On 2 CPU cores the model goes
 from 0% to most answers right in well under a minute at the defaults. ``evotui demo`` runs this in a
@@ -39,13 +39,18 @@ def train_toy(
     save_steps: int | None = None,
     with_tracker: bool = True,
     threads: int | None = None,
+    task: str = "sums",
+    lr_scheduler: str = "constant_with_warmup",
     **trainer_kwargs: Any,
 ) -> dict[str, Any]:
     """Train the toy model for ``steps`` steps, capturing ``n_examples`` examples into ``output_dir``.
 
     ``trainer_dir`` holds the Trainer's own files (checkpoints when ``save_steps`` is set); a temporary
     directory by default. ``threads`` sets torch's thread count (1 is faster for this model on a busy
-    machine, e.g. next to the viewer). Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
+    machine, e.g. next to the viewer). ``task``: "sums" (A, B in 0..20) or "mixed" (those and harder
+    two-digit sums, the demo's: see ``tracker.toy.mixed_examples``). ``lr_scheduler``: a Trainer
+    ``lr_scheduler_type``; the demo decays it ("cosine") so that what was learned settles.
+    Returns ``{"global_step", "train_loss", "seconds", "trainer", "callback"}``.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -55,16 +60,19 @@ def train_toy(
     from transformers import Trainer, TrainingArguments, set_seed
 
     from tracker.callback import EvolutionCallback
-    from tracker.toy import PadCollator, ToyTrainDataset, addition_examples, build_char_tokenizer, build_tiny_llama
+    from tracker.toy import TASKS, PadCollator, ToyTrainDataset, build_char_tokenizer, build_tiny_llama
 
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
+        logging.getLogger(__name__).info("torch threads: %d", torch.get_num_threads())
     set_seed(seed)
     tokenizer = build_char_tokenizer()
     model = build_tiny_llama(tokenizer, hidden_size=hidden, seed=seed)
-    rows = addition_examples(seed=seed)
+    if task not in TASKS:
+        raise ValueError(f"unknown toy task {task!r}: one of {', '.join(TASKS)}")
+    rows = TASKS[task](seed=seed)
     callback = None
     all_callbacks = list(callbacks or [])
     if with_tracker:
@@ -88,7 +96,7 @@ def train_toy(
         max_steps=steps,
         per_device_train_batch_size=batch_size,
         learning_rate=learning_rate,
-        lr_scheduler_type="constant_with_warmup",
+        lr_scheduler_type=lr_scheduler,
         warmup_steps=min(50, max(1, steps // 10)),
         logging_steps=10,
         save_strategy="steps" if save_steps else "no",
@@ -142,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schedule", default=DEFAULT_SCHEDULE, help='"default", "every N" or "0,10,50,..."')
     parser.add_argument("--format", default="json", choices=["json", "msgpack"])
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--task", default="sums", choices=["sums", "mixed"], help="mixed: with harder sums")
+    parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
+    parser.add_argument("--lr-schedule", default="constant_with_warmup", help='e.g. "cosine", "linear"')
     args = parser.parse_args(argv)
     schedule: Any = args.schedule
     if "," in schedule:
@@ -159,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
             schedule=schedule,
             snapshot_format=args.format,
             threads=args.threads,
+            task=args.task,
+            lr_scheduler=args.lr_schedule,
+            learning_rate=args.lr,
         )
     except KeyboardInterrupt:
         print("stopped", flush=True)

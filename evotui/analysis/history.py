@@ -39,6 +39,14 @@ def _as_float(value: float | None) -> float:
     return float(value)
 
 
+def _avg_similarity(column: StepColumn) -> float:
+    """The summary's ``avg_similarity``; the seed's format has none: then the mean of the rows' similarity."""
+    if column.summary.avg_similarity is not None:
+        return _as_float(column.summary.avg_similarity)
+    present = column.similarity[~np.isnan(column.similarity)]
+    return float(present.mean()) if present.size else NAN
+
+
 @dataclass
 class StepColumn:
     """One snapshot, aligned to the history's global example index at the time it was added."""
@@ -323,5 +331,5 @@ class RunHistory:
             "step": self.steps_array(),
             "accuracy": np.array([s.accuracy for s in summaries], dtype=np.float64),
             "avg_loss": np.array([_as_float(s.avg_loss) for s in summaries], dtype=np.float64),
-            "avg_similarity": np.array([_as_float(s.avg_similarity) for s in summaries], dtype=np.float64),
+            "avg_similarity": np.array([_avg_similarity(self.columns[s]) for s in self.steps], dtype=np.float64),
         }

@@ -50,11 +50,12 @@ class Column:
     numeric: bool = False
 
 
+# The sorted column widens to hold its title and arrow ("learned▲"): see ExampleTable._layout_columns.
 COLUMNS: tuple[Column, ...] = (
     Column("id", "id", 9),
     Column("status", "status", 9),
     Column("learned", "learned", 7, numeric=True),
-    Column("forgets", "forgot", 6, numeric=True),
+    Column("forgets", "forgets", 7, numeric=True),
     Column("loss", "loss", 5, numeric=True),
     Column("sim", "sim", 4, numeric=True),
     Column("exact", "✓", 1),
@@ -330,9 +331,7 @@ def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> 
         matches = text_mask(history, columns, needle)
         mask = matches if mask is None else mask & matches
     indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
-    # The default (sort "id", not reversed) is file order: the order the examples first appeared in,
-    # which is usually the dataset's. Reversed, "id" really sorts by id (natural order, descending),
-    # as the header's "id▼" says.
-    if query.sort != "id" or query.reverse:
-        indices = _sort(indices, sort_keys(query.sort, history, columns), query.reverse)
+    # Always sorted by a column, the one the header's arrow marks: the default is id (natural order,
+    # "ex_9" before "ex_10"), not an unmarked file order.
+    indices = _sort(indices, sort_keys(query.sort, history, columns), query.reverse)
     return TableRows(order=indices, total=n, columns=columns, query=query)

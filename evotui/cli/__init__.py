@@ -74,10 +74,21 @@ def watch_command(directory: Path, others: tuple[Path, ...], interval: float) ->
 @click.option(
     "--examples", type=click.IntRange(1, 441), default=None, help="Examples tracked (of 441 sums).  [default: 100]"
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="torch threads for the training.  [default: 1, or half the cores beyond two, at most 4]",
+)
 @click.option("--no-watch", is_flag=True, help="Only train (output on this terminal); watch later with evotui watch.")
 @click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True, help="Viewer poll, s.")
 def demo_command(
-    directory: Path | None, steps: int | None, examples: int | None, no_watch: bool, interval: float
+    directory: Path | None,
+    steps: int | None,
+    examples: int | None,
+    threads: int | None,
+    no_watch: bool,
+    interval: float,
 ) -> None:
     """Train a tiny model on "What is A+B?" in the background and watch it learn, live.
 
@@ -91,12 +102,14 @@ def demo_command(
             directory,
             steps=steps or demo_mod.DEFAULT_STEPS,
             examples=examples or demo_mod.DEFAULT_EXAMPLES,
+            threads=threads,
         )
     except demo_mod.DemoError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f'evotui demo: a tiny Llama learns "What is A+B?" for {plan.steps} steps, '
-        f"{plan.examples} examples tracked ({plan.schedule})."
+        f"{plan.examples} examples tracked (schedule: {plan.schedule}), {plan.threads} torch "
+        f"thread{'s' if plan.threads != 1 else ''}."
     )
     click.echo(f"snapshots: {plan.directory}   training log: {plan.log_path}")
     if no_watch:
@@ -109,7 +122,10 @@ def demo_command(
     try:
         make_app(plan.directory, interval=interval).run()
     finally:
-        code = demo_mod.stop_training(proc)
+        finished = demo_mod.run_finished(plan.directory)
+        if proc.poll() is None and not finished:  # stopping takes a moment (its last state is written): say so
+            click.echo("stopping training...")
+        code = demo_mod.stop_training(proc, finishing=finished)
     if code not in (0, 130, -15):  # 130 / -15: stopped by us when the viewer closed
         click.echo(f"training exited with code {code}; the end of {plan.log_path}:", err=True)
         click.echo(demo_mod.log_tail(plan.log_path), err=True)

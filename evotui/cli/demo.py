@@ -24,7 +24,25 @@ INSTALL_HINT = (
 )
 DEFAULT_STEPS = 2000
 DEFAULT_EXAMPLES = 100
-DEFAULT_SCHEDULE = "every 25"
+# The tracker's own default, dense early (0, 10, 25, 50, ..., 1000, 1500, 2000): what a real run writes, and
+# sparse enough later that a flip of an example between two snapshots is a real change, not noise.
+DEFAULT_SCHEDULE = "default"
+# The demo's recipe: easy and hard sums, a decaying learning rate. Examples are learned early, late,
+# forgotten or never (with a constant rate nearly every example flips back and forth: a wall of "unstable").
+TASK = "mixed"
+LR_SCHEDULE = "cosine"
+
+
+def default_threads(cpu_count: int | None = None) -> int:
+    """torch threads for the demo's training: 1 unless the machine has cores to spare.
+
+    The toy model is tiny: more threads barely speed it up, and on a machine where other work (the
+    viewer beside it, first of all) wants the cores, threads that wait for each other make it far
+    slower (measured on 2 cores under load: 15 s with 1 thread, 222 s with 2). Half the cores beyond
+    the first two, at most 4.
+    """
+    cores = cpu_count if cpu_count is not None else (os.cpu_count() or 1)
+    return max(1, min(4, (cores - 2) // 2))
 
 
 class DemoError(Exception):
@@ -39,6 +57,7 @@ class DemoPlan:
     schedule: str
     hidden: int
     seed: int
+    threads: int = 1
 
     @property
     def log_path(self) -> Path:
@@ -54,6 +73,9 @@ class DemoPlan:
             "--schedule", self.schedule,
             "--hidden", str(self.hidden),
             "--seed", str(self.seed),
+            "--threads", str(self.threads),
+            "--task", TASK,
+            "--lr-schedule", LR_SCHEDULE,
         ]  # fmt: skip
 
 
@@ -67,7 +89,13 @@ def default_directory(now: float | None = None) -> Path:
 
 
 def plan_demo(
-    directory: Path | None, steps: int, examples: int, schedule: str = DEFAULT_SCHEDULE, hidden: int = 64, seed: int = 0
+    directory: Path | None,
+    steps: int,
+    examples: int,
+    schedule: str = DEFAULT_SCHEDULE,
+    hidden: int = 64,
+    seed: int = 0,
+    threads: int | None = None,
 ) -> DemoPlan:
     """Check everything that can be checked before starting a process; raise DemoError with the fix."""
     missing = missing_training_modules()
@@ -85,10 +113,12 @@ def plan_demo(
             raise DemoError(f"{directory} is a file: give a directory that does not exist yet")
         if any(directory.iterdir()):
             raise DemoError(f"{directory} is not empty: the demo writes a fresh run; give a new directory")
-    return DemoPlan(directory, steps, examples, schedule, hidden, seed)
+    if threads is not None and threads < 1:
+        raise DemoError(f"--threads must be at least 1, got {threads}")
+    return DemoPlan(directory, steps, examples, schedule, hidden, seed, threads or default_threads())
 
 
-def training_env() -> dict[str, str]:
+def training_env(threads: int | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         HF_HUB_OFFLINE="1",
@@ -96,6 +126,8 @@ def training_env() -> dict[str, str]:
         TOKENIZERS_PARALLELISM="false",
         PYTHONUNBUFFERED="1",
     )
+    if threads is not None:  # OpenMP's pool too, not only torch's intra-op threads
+        env["OMP_NUM_THREADS"] = str(threads)
     # Run the same checkout as this process (an uninstalled checkout included).
     here = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = here + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -111,17 +143,32 @@ def start_training(plan: DemoPlan) -> subprocess.Popen[bytes]:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=training_env(),
+            env=training_env(plan.threads),
             start_new_session=True,  # a Ctrl-C in the viewer is the viewer's, not the trainer's
         )
     finally:
         log.close()
 
 
-def stop_training(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int | None:
-    """Stop the trainer if it still runs: SIGTERM, then SIGKILL. Returns its exit code."""
+def run_finished(directory: Path) -> bool:
+    """run.json says the training finished (its process may still be shutting down)."""
+    from tracker.store import read_manifest
+
+    manifest = read_manifest(directory)
+    return getattr(manifest, "status", None) == "finished"
+
+
+def stop_training(proc: subprocess.Popen[bytes], timeout: float = 10.0, finishing: bool = False) -> int | None:
+    """Stop the trainer if it still runs: SIGTERM, then SIGKILL. Returns its exit code.
+
+    ``finishing``: the run has finished and the process is only exiting: give it ``timeout`` seconds
+    to end by itself first (a signal now would turn a finished run's exit into an interrupted one).
+    """
     if proc.poll() is not None:
         return proc.returncode
+    if finishing:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return proc.wait(timeout)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -135,7 +182,7 @@ def stop_training(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int |
 def run_training_foreground(plan: DemoPlan) -> int:
     """--no-watch: train here, output on this terminal; returns the trainer's exit code."""
     plan.directory.mkdir(parents=True, exist_ok=True)
-    return subprocess.call(plan.command(), env=training_env(), stdin=subprocess.DEVNULL)
+    return subprocess.call(plan.command(), env=training_env(plan.threads), stdin=subprocess.DEVNULL)
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

@@ -13,10 +13,11 @@ from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from evotui.analysis.runs import find_runs
-from evotui.analysis.table import COLUMN_KEYS, QUICK_FILTERS
 from evotui.watch.screens.main import MainScreen
 from evotui.watch.service import RunService, TailerFactory
 from evotui.watch.tail import DirectoryTailer
@@ -132,6 +133,20 @@ class EvotuiApp(App[None]):
 
         self.push_screen(CompareRunsScreen(paths, self.clock, from_picker=from_picker))
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is one line over the footer (see app.tcss): a title leads its message on that line."""
+        if title:
+            message = f"{escape(title) if markup else title}: {message}"
+        super().notify(message, severity=severity, timeout=timeout, markup=markup)
+
     def action_help(self) -> None:
         from evotui.watch.screens.help import HelpScreen  # Markdown: imported only when asked for
 
@@ -145,14 +160,8 @@ class EvotuiApp(App[None]):
         if screen_commands is not None:
             yield from screen_commands()
         if isinstance(screen, MainScreen):
-            for key, label in QUICK_FILTERS:
-                yield SystemCommand(f"Show: {label}", f"Quick filter: {label}", lambda k=key: screen.action_quick(k))
-            for key in COLUMN_KEYS:
-                yield SystemCommand(
-                    f"Sort by {key}", f"Sort the table by {key}", lambda k=key: screen.sort_by(k, False)
-                )
-            yield SystemCommand("Toggle detail pane", "Detail pane full height", screen.action_toggle_detail)
-            yield SystemCommand("Skipped files", "Files that could not be read, and why", screen.action_show_skipped)
+            for title, help_text, callback in screen.palette_commands():
+                yield SystemCommand(title, help_text, callback)
 
 
 def make_app(

@@ -205,10 +205,17 @@ class DynamicsActions:
         steps = self.state.history.steps
         self.travel_to(steps[steps.index(self.view_step) + 1])
 
+    def _still_reading(self) -> bool:
+        """The run's snapshots or their analysis are not there yet: say so (a key must never do nothing)."""
+        if self.state.dynamics is not None and self.rows is not None:
+            return False
+        self.notify("still reading the run: try again in a moment", severity="warning", timeout=3)
+        return True
+
     def action_pick_step(self) -> None:
         from evotui.watch.screens.step_picker import StepPickerScreen
 
-        if self.state.dynamics is None:
+        if self._still_reading() or self.state.dynamics is None:
             return
         self.app.push_screen(StepPickerScreen(self.state.dynamics, self._current_step()), self._travel_if_chosen)
 
@@ -217,6 +224,8 @@ class DynamicsActions:
         from evotui.watch.screens.data_map import DataMapScreen
 
         dynamics = self.view_dynamics()
+        if self._still_reading():
+            return
         if dynamics is None:
             if self.travel_pending:
                 self.notify("the dynamics as of this step are still being computed", markup=False)
@@ -231,7 +240,7 @@ class DynamicsActions:
     def action_regressions(self) -> None:
         from evotui.watch.screens.regressions import RegressionsScreen
 
-        if self.state.dynamics is not None:
+        if not self._still_reading() and self.state.dynamics is not None:
             self.app.push_screen(RegressionsScreen(self.state.dynamics), self._travel_if_chosen)
 
     def _travel_if_chosen(self, step: int | None) -> None:
@@ -242,6 +251,8 @@ class DynamicsActions:
     def action_compare(self) -> None:
         from evotui.watch.screens.compare import CompareScreen
 
+        if self._still_reading():
+            return
         history, dynamics = self.state.history, self.state.dynamics
         step_b = self._current_step()
         if dynamics is None or step_b is None or history.steps.index(step_b) == 0 or self.rows is None:

@@ -116,7 +116,7 @@ class CompareScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     CompareScreen { layout: vertical; }
-    CompareScreen #compare-title { height: 1; background: $panel; padding: 0 1; }
+    CompareScreen #compare-title { height: auto; background: $panel; padding: 0 1; }
     CompareScreen #compare-scroll { height: 1fr; }
     """
 
@@ -142,9 +142,10 @@ class CompareScreen(Screen[None]):
 
     def refresh_body(self) -> None:
         rows, changed = compare_rows(self.history, self.indices, self.step_a, self.step_b, self.changed_only)
-        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title = Text(end="")  # wraps onto a second line on a narrow terminal, never cut
         title.append(f"Compare step {self.step_a:,} ↔ {self.step_b:,}", style="bold")
         title.append(f" · {changed:,} of {len(self.indices):,} examples changed")
+        title.append(" · showing the changed (c: all)" if self.changed_only else " · showing all (c: the changed)")
         if len(rows) > MAX_ROWS:
             title.append(f" · first {MAX_ROWS} shown (filter the table to narrow)", style="yellow")
         title.append(" · ")

@@ -23,13 +23,13 @@ HELP = """\
 | `r` | regressions: snapshots where accuracy fell (red on the accuracy sparkline) or examples were forgotten |
 | `c` | compare two snapshots' outputs side by side, changed characters highlighted |
 | `e` | export the rows shown (a row per example per step) as .csv or .jsonl |
-| `s` / `S` | sort by the next column / reverse it (from file order: ids descending); or click a title |
+| `s` / `S` | sort by the next column / reverse it (the header's arrow marks it; first by id); or click a title |
 | `↑ ↓ PgUp PgDn Home End` | move in the table (mouse: click, wheel) |
 | `enter` / `d` | detail pane full height, and back |
 | `n` / `p` | next / previous example (works with the detail pane full height) |
 | `z` | the table full height (no detail pane), and back |
-| `tab` | next pane |
-| `esc` | step out: close, clear the filter, back to the run list |
+| `tab` | next pane: table, prediction history, filter box |
+| `esc` | step out: close a pop-up, leave full height or step travel, clear the filters, back to the run list |
 | `w` | the snapshot files that could not be read, and why |
 | `ctrl+p` | command palette |
 | `?` | this help · `q` quit |

@@ -21,7 +21,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
-from evotui.analysis.table import COLUMN_KEYS, QUICK_FILTERS, TableQuery, TableRows, table_rows
+from evotui.analysis.table import COLUMN_KEYS, COLUMNS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.watch.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
 from evotui.watch.failure_log import record_failure
 from evotui.watch.messages import ExampleSelected
@@ -29,7 +29,7 @@ from evotui.watch.screens.waiting import WaitingScreen
 from evotui.watch.service import RunService, RunUpdated, RunView
 from evotui.watch.text import visible
 from evotui.watch.widgets.detail import ExampleDetail
-from evotui.watch.widgets.example_table import ExampleTable, SortRequested
+from evotui.watch.widgets.example_table import ExampleTable, SortRequested, no_match_note
 from evotui.watch.widgets.filter_bar import FilterBar, QuickFilters
 from evotui.watch.widgets.metrics import MetricsBar
 from evotui.watch.widgets.run_header import RunHeader
@@ -45,6 +45,10 @@ LIVE_DETAIL_EVERY = 0.5
 class MainScreen(DynamicsActions, Screen[None]):
     """One run, followed live (step travel, data map, compare and export come from DynamicsActions)."""
 
+    # No automatic focus: Textual's would give it to the first focusable widget, the filter box, after a
+    # pop-up closes while the table is hidden (detail pane full height), and then "q" would type a q.
+    # ``focus_pane`` decides instead.
+    AUTO_FOCUS = ""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "app.quit", "Quit"),
         # Priority: handled as the key arrives, so keys typed right after "/" already reach the filter.
@@ -187,7 +191,7 @@ class MainScreen(DynamicsActions, Screen[None]):
             return
         change = self.state.summary_change()
         forgotten = self.state.newly_forgotten(step)
-        parts = [f"step {step:,}"]
+        parts = [f"new snapshot: step {step:,}"]
         if change is not None:
             acc, delta = change
             arrow = "▲" if delta > 0 else "▼" if delta < 0 else "="
@@ -196,7 +200,8 @@ class MainScreen(DynamicsActions, Screen[None]):
             parts.append(f"{forgotten} newly forgotten")
         # One toast at a time: a fast run must not bury the screen under a stack of them.
         self.app.clear_notifications()
-        self.notify(" · ".join(parts), title="new snapshot", markup=False, timeout=3)
+        # No title: a one-line toast, over the footer's key hints only (see app.tcss).
+        self.notify(" · ".join(parts), markup=False, timeout=3)
 
     # -- drawing -------------------------------------------------------------------------------------
     def _update_header(self) -> None:
@@ -236,6 +241,10 @@ class MainScreen(DynamicsActions, Screen[None]):
         if follow:
             table.scroll_to_cursor()
         self.query_one(FilterBar).show_count(len(self.rows), self.rows.total, self.travel_note())
+        detail = self.query_one(ExampleDetail)
+        detail.empty_note = no_match_note(self.rows.query) if not len(self.rows) else None
+        if detail.empty_note is not None and self.selected is None:
+            self._show_detail()  # cheap without an example, and the note follows the typing
 
     def _show_detail(self) -> None:
         if self.travel_pending:
@@ -272,12 +281,10 @@ class MainScreen(DynamicsActions, Screen[None]):
         return super().check_action(action, parameters)
 
     def action_submit_filter(self) -> None:
-        self.set_focus(self.query_one(ExampleTable))
+        self.focus_pane()
 
     def action_focus_filter(self) -> None:
-        field = self.query_one("#filter-input", Input)
-        self._filter_before_edit = field.value
-        self.set_focus(field)
+        self.set_focus(self.query_one("#filter-input", Input))
 
     def action_quick(self, key: str) -> None:
         if key not in dict(QUICK_FILTERS):
@@ -294,7 +301,10 @@ class MainScreen(DynamicsActions, Screen[None]):
         if reverse is None:
             reverse = not self.query_state.reverse if key == self.query_state.sort else False
         self.query_state.sort, self.query_state.reverse = key, reverse
-        self.refresh_table(follow=True)
+        self.refresh_table()
+        # A new order is read from its top: the view and the cursor go there (keeping the selected row
+        # in sight instead showed a screenful from the middle, and the sort looked wrong).
+        self.query_one(ExampleTable).action_jump(0)
 
     def action_next_sort(self) -> None:
         keys = list(COLUMN_KEYS)
@@ -305,6 +315,38 @@ class MainScreen(DynamicsActions, Screen[None]):
 
     def on_sort_requested(self, message: SortRequested) -> None:
         self.sort_by(message.key)
+
+    def palette_commands(self) -> list[tuple[str, str, Callable[[], object]]]:
+        """(title, help, callback) for the command palette (ctrl+p): every action of this screen."""
+        commands: list[tuple[str, str, Callable[[], object]]] = [
+            ("Filter", "Type to filter by id, input, expected or output (/)", self.action_focus_filter),
+            ("Next quick filter", "All, wrong now, forgotten, never right, each status and region (f)",
+             self.action_next_quick),
+        ]  # fmt: skip
+        for key, label in QUICK_FILTERS:
+            commands.append((f"Show: {label}", f"Quick filter: {label}", lambda k=key: self.action_quick(k)))
+        for column in COLUMNS:
+            name = "✓ (exact match)" if column.key == "exact" else column.title
+            sort = lambda k=column.key: self.sort_by(k, False)  # noqa: E731
+            commands.append((f"Sort by {name}", f"Sort the table by {name}, ascending (s)", sort))
+        commands += [
+            ("Reverse sort", "Reverse the table's order (S)", self.action_reverse_sort),
+            ("Detail pane full height", "The selected example's curves and history, and back (enter, d)",
+             self.action_toggle_detail),
+            ("Table full height", "Hide the detail pane, and back (z)", self.action_toggle_table),
+            ("Next example", "Select the next row (n)", lambda: self.action_move(1)),
+            ("Previous example", "Select the previous row (p)", lambda: self.action_move(-1)),
+            ("Older snapshot", "Step travel: the table as of the previous snapshot ([)", self.action_older),
+            ("Newer snapshot", "Step travel: the table as of the next snapshot (])", self.action_newer),
+            ("Go to step", "Step picker: choose a snapshot to view the table at (t)", self.action_pick_step),
+            ("Data map", "Confidence against variability; choose a region to filter (m)", self.action_data_map),
+            ("Regressions", "Snapshots where accuracy fell or examples were forgotten (r)",
+             self.action_regressions),
+            ("Compare snapshots", "Two snapshots' outputs side by side, changes marked (c)", self.action_compare),
+            ("Export", "Write the rows shown as CSV or JSONL (e)", self.action_export),
+            ("Skipped files", "Files that could not be read, and why (w)", self.action_show_skipped),
+        ]  # fmt: skip
+        return commands
 
     def action_show_skipped(self) -> None:
         from evotui.watch.screens.skipped import SkippedFilesScreen
@@ -322,18 +364,34 @@ class MainScreen(DynamicsActions, Screen[None]):
         """The table full height (small terminals), and back."""
         self.remove_class("detail-max")
         self.toggle_class("table-max")
+        self.focus_pane()
 
     def action_toggle_detail(self) -> None:
         self.remove_class("table-max")
         self.toggle_class("detail-max")
+        self.focus_pane()
+
+    def focus_pane(self) -> None:
+        """Focus the table, or the detail pane's history when the table is hidden (never the filter box)."""
+        if self.has_class("detail-max"):
+            self.set_focus(self.query_one("#detail-history"))
+        else:
+            self.set_focus(self.query_one(ExampleTable))
+
+    def on_screen_resume(self) -> None:
+        # Back from a pop-up: focus is where it was, unless it was lost (the table hidden meanwhile).
+        focused = self.focused
+        if focused is None or not focused.display or not focused.is_attached:
+            self.focus_pane()
 
     def action_step_out(self) -> None:
         field = self.query_one("#filter-input", Input)
         if self.focused is field:
-            field.value = self._filter_before_edit  # esc cancels the edit, like W&B's viewer
-            self.set_focus(self.query_one(ExampleTable))
+            field.value = ""  # one rule: esc in the filter clears it (enter keeps it)
+            self.focus_pane()
         elif self.has_class("detail-max") or self.has_class("table-max"):
             self.remove_class("detail-max", "table-max")
+            self.focus_pane()
         elif self.view_step is not None:
             self.travel_to(None)
         elif self.query_state.text or self.query_state.quick != "all":

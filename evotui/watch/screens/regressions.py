@@ -51,7 +51,7 @@ class RegressionsScreen(StepChoiceScreen):
         width: 100; max-width: 98%; height: 80%;
         border: round $error; background: $surface;
     }
-    RegressionsScreen #regressions-title { height: 1; padding: 0 1; background: $panel; }
+    RegressionsScreen #regressions-title { height: auto; padding: 0 1; background: $panel; }
     RegressionsScreen OptionList { height: 1fr; border: none; }
     """
 
@@ -68,31 +68,47 @@ class RegressionsScreen(StepChoiceScreen):
         return sorted(regressions, key=lambda r: (r.accuracy_change, -r.n_forgotten, r.step))
 
     def heading(self) -> Text:
+        """Two lines (the title wraps, never cut): what is listed, then the keys."""
         regressions = self.dynamics.regressions
         fell = sum(1 for r in regressions if r.accuracy_change < 0)
-        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title = Text(end="")
         title.append(f"Regressions: {len(regressions)} of {max(len(self.dynamics.steps) - 1, 0)} snapshots", "bold")
         title.append(f" · accuracy fell at {fell} (red on the sparkline)")
         title.append(" · by severity" if self.by_severity else " · by step", style="bold")
-        title.append(" · enter: view the run at that step · s: order · esc: close", style="dim")
+        title.append("\nenter: view the run at that step · s: by step / severity · esc: close", style="dim")
         return title
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.heading(), id="regressions-title")
             if self.dynamics.regressions:
-                yield OptionList(*(Option(regression_label(r), id=str(r.step)) for r in self.ordered()))
+                yield OptionList(*self._options(90))
             else:
                 yield Static(Text("No snapshot went backwards.", style="dim"), id="regressions-empty")
+
+    def _options(self, width: int) -> list[Option]:
+        return [Option(regression_label(r, width), id=str(r.step)) for r in self.ordered()]
+
+    def _fill(self, keep: bool = True) -> None:
+        """One line per regression, cut to the list's width (a wrapped row reads as two regressions)."""
+        for options in self.query(OptionList):
+            width = options.scrollable_content_region.width
+            if width <= 0:
+                continue
+            highlighted = options.highlighted if keep else 0
+            options.clear_options()
+            options.add_options(self._options(width))
+            options.highlighted = highlighted
 
     def action_toggle_order(self) -> None:
         self.by_severity = not self.by_severity
         self.query_one("#regressions-title", Static).update(self.heading())
-        for options in self.query(OptionList):
-            options.clear_options()
-            options.add_options([Option(regression_label(r), id=str(r.step)) for r in self.ordered()])
-            options.highlighted = 0
+        self._fill(keep=False)
 
     def on_mount(self) -> None:
         for options in self.query(OptionList):
             options.focus()
+        self.call_after_refresh(self._fill)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fill)

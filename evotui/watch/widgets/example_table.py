@@ -12,8 +12,9 @@ import math
 import time
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
-from rich.text import Text
+from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
@@ -23,9 +24,9 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from evotui.analysis.history import RunHistory
-from evotui.analysis.table import COLUMNS, Column, TableRows
+from evotui.analysis.table import COLUMNS, QUICK_FILTERS, Column, TableQuery, TableRows
 from evotui.watch.messages import ExampleSelected
-from evotui.watch.text import cell_text
+from evotui.watch.text import cell_text, visible
 
 STATUS_STYLES = {
     "known": "blue",
@@ -35,6 +36,13 @@ STATUS_STYLES = {
     "never": "magenta",
 }
 GAP = 1  # blank cells between columns
+OUTPUT_MIN = len("output")  # the output column's narrowest, when the input takes the room
+MEASURED = 2000  # examples whose lengths set the column widths (a live table must not measure 10,000)
+
+
+def longest(texts: list[str]) -> int:
+    """Cells the longest of the first MEASURED texts needs (trailing blanks do not count)."""
+    return max((cell_len(visible(t[:200]).rstrip()) for t in texts[:MEASURED]), default=0)
 
 
 def _number(value: float, fmt: str) -> str:
@@ -52,6 +60,28 @@ def _loss(value: float) -> str:
         if len(text) <= 5:
             return text
     return f"{value:.0e}"
+
+
+def no_match_note(query: TableQuery) -> str:
+    """What an empty table says: which filter matched nothing (the typed text shown inert, one line)."""
+    quick = dict(QUICK_FILTERS).get(query.quick, query.quick)
+    text = query.text.strip()
+    if text:
+        return f"no example matches '{visible(text[:60])}'" + (f" among '{quick}'" if query.quick != "all" else "")
+    return f"no example in the quick filter '{quick}'"
+
+
+def without_colours(text: Text) -> Text:
+    """``text`` with bold and italic kept, its colours (and dimming) removed."""
+
+    def plain(style: str | Style) -> Style:
+        # Dim too: dimmed text on the cursor colour fades into it.
+        return (Style.parse(style) if isinstance(style, str) else style).without_color + Style(dim=False)
+
+    out = text.copy()
+    out.style = plain(text.style)
+    out.spans = [Span(span.start, span.end, plain(span.style)) for span in text.spans]
+    return out
 
 
 class ExampleTable(ScrollView, can_focus=True):
@@ -88,6 +118,8 @@ class ExampleTable(ScrollView, can_focus=True):
         self._strips: dict[tuple[int, int, bool], Strip] = {}
         self._widths: list[int] = []
         self._id_width = 6
+        self._input_len = self._expected_len = 0  # the longest input and expected output (first 2,000)
+        self._measured: tuple[int, int] | None = None
         self.painted_at = 0.0
 
     # -- data ----------------------------------------------------------------------------------------
@@ -96,7 +128,11 @@ class ExampleTable(ScrollView, can_focus=True):
         self.rows = rows
         self.history = history
         self._strips.clear()
-        self._id_width = max(4, min(16, max((len(i) for i in history.example_ids[:2000]), default=4)))
+        key = (id(history), history.n_examples)
+        if key != self._measured:  # ids, inputs and expected outputs only ever get appended
+            self._measured = key
+            self._id_width = max(4, min(16, longest(history.example_ids)))
+            self._input_len, self._expected_len = longest(history.inputs), longest(history.expected)
         self._layout_columns()
         position = rows.position_of(self.selected_index)
         if position is None:
@@ -127,12 +163,23 @@ class ExampleTable(ScrollView, can_focus=True):
         width = max(self.size.width - self.styles.scrollbar_size_vertical, 20)
         fixed = [self._id_width if c.key == "id" else c.width for c in COLUMNS]
         flexible = [i for i, c in enumerate(COLUMNS) if c.width == 0]
+        # The sorted column is as wide as its title and arrow, so the arrow is never cut off
+        # ("learned▲"); only that column pays for it, not every column that might be sorted.
+        sort_key = self.rows.query.sort if self.rows is not None else "id"
+        for i, column in enumerate(COLUMNS):
+            if column.key == sort_key and column.width:
+                fixed[i] = max(fixed[i], cell_len(column.title) + 1)
         room = width - sum(fixed) - GAP * (len(COLUMNS) - 1)
-        # "expected" is usually short (an answer); input and output share the rest.
-        expected = max(8, int(room * 0.2))
+        # "expected" is usually short (an answer): as wide as its longest value, at most a fifth of the room.
+        arrow = {key: int(key == sort_key) for key in ("input", "expected", "output")}
+        expected = max(len("expected") + arrow["expected"], min(self._expected_len, int(room * 0.2)))
+        rest = room - expected
+        # The input says which example a row is: it takes what its longest value needs, up to all but
+        # OUTPUT_MIN cells, and at least half; the output gets the rest.
+        text_input = max(rest // 2, min(self._input_len, rest - OUTPUT_MIN - arrow["output"]))
+        widths = {"expected": expected, "input": text_input, "output": max(4, rest - text_input)}
         for i in flexible:
-            key = COLUMNS[i].key
-            fixed[i] = expected if key == "expected" else max(4, (room - expected) // 2)
+            fixed[i] = widths[COLUMNS[i].key]
         self._widths = fixed
 
     def notify_style_update(self) -> None:
@@ -197,19 +244,22 @@ class ExampleTable(ScrollView, can_focus=True):
             if column.key == "output" and rows is not None and rows.columns.step is not None:
                 with_step = f"output @{rows.columns.step:,}"
                 title = with_step if len(with_step) <= self._widths[-1] else title
-            if column.key == sort_key and (column.key != "id" or reverse):
+            if column.key == sort_key:
                 cells.append(Text(title + ("▼" if reverse else "▲"), style=sorted_style))
             else:
                 cells.append(Text(title))
         return cells
 
-    def _join(self, cells: list[Text], base: Style) -> Strip:
+    def _join(self, cells: list[Text], base: Style, plain: bool = False) -> Strip:
+        """One line of cells; ``plain``: without the cells' own colours (the cursor row, see render_line)."""
         if len(self._widths) != len(COLUMNS):
             self._layout_columns()
         line = Text(no_wrap=True, end="")
         for i, (cell, width) in enumerate(zip(cells, self._widths, strict=True)):
             if i:
                 line.append(" " * GAP)
+            if plain:
+                cell = without_colours(cell)
             numeric = COLUMNS[i].numeric
             cell.truncate(width, overflow="ellipsis")
             pad = width - cell.cell_len
@@ -233,6 +283,11 @@ class ExampleTable(ScrollView, can_focus=True):
             return self._join(self._header_cells(), base + header).crop(0, width)
         if self.rows is None:
             return Strip.blank(width, base)
+        if not len(self.rows) and y == 2 and self.rows.total:
+            # Not a blank table: say that the filter matched nothing.
+            note = Text(f"  {no_match_note(self.rows.query)}", style="italic", no_wrap=True, end="")
+            note.truncate(width, overflow="ellipsis")
+            return Strip(list(note.render(self.app.console)), note.cell_len).adjust_cell_length(width, base)
         position = int(self.scroll_offset.y) + y - 1
         if position >= len(self.rows) or position < 0:
             return Strip.blank(width, base)
@@ -242,7 +297,9 @@ class ExampleTable(ScrollView, can_focus=True):
         if strip is None:
             index = int(self.rows.order[position])
             style = base + self.get_component_rich_style("example-table--cursor") if selected else base
-            strip = self._join(self._cells(index), style)
+            # The cursor row is one colour pair, the theme's text on its cursor colour: a status or
+            # mark in its own colour (yellow "unstable" on an orange cursor) could not be read there.
+            strip = self._join(self._cells(index), style, plain=selected)
             if len(self._strips) > 2000:
                 self._strips.clear()
             self._strips[key] = strip

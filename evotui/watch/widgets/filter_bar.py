@@ -8,7 +8,8 @@ from textual.widgets import Input, Static
 
 from evotui.analysis.table import MAIN_QUICK_FILTERS, QUICK_FILTERS
 
-SHORT_LABELS = {"wrong": "wrong", "forgotten": "forgot", "never": "never"}
+# "forgotten" stays whole: "forgot" read as a second name of the forgets column.
+SHORT_LABELS = {"wrong": "wrong", "never": "never"}
 
 
 class QuickFilters(Static):

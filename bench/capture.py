@@ -1,6 +1,6 @@
 """Capture cost on CPU, with its baselines measured in the same run. Prints a table.
 
-    python bench/capture.py [--repeats 5] [--examples 100] [--steps 800] [--skip-run]
+    python bench/capture.py [--repeats 5] [--examples 100] [--steps 800] [--skip-run] [--trl-only]
 
 For the tiny model (hidden 64, 2 layers, trained 300 steps so that answers stop at EOS) and a ~10M
 parameter Llama (hidden 384, 7 layers, untrained: every generation runs to max_new_tokens), 100 examples:
@@ -10,7 +10,12 @@ parameter Llama (hidden 384, 7 layers, untrained: every generation runs to max_n
    pre-built tensors, no tracker (no tokenising, decoding, scoring, writing);
 3. training-thread time per snapshot beyond the model compute (capture call minus its eval_seconds), and
    the writer thread's own time per snapshot (scoring + encoding + atomic write), which runs off-thread;
-4. whole-run wall time of the toy Trainer run with and without EvolutionCallback (the seed's schedule).
+4. whole-run wall time of the toy Trainer run with and without EvolutionCallback (the seed's schedule);
+5. our capture vs TRL's completion logging (``trl.trainer.callbacks.LogCompletionsCallback``, which calls
+   ``_generate_completions``: left-padded ``generate`` per batch of ``per_device_eval_batch_size`` prompts (8 by
+   default), decode; no loss, no scoring, nothing written but a table handed to W&B/Comet), on the same model,
+   prompts and generation config, interleaved in one run. TRL's path is timed at its default batch of 8 and at
+   our batch of 32. Ours adds per-example loss, similarity and exact match, and writes a snapshot file.
 
 Figures are medians over ``--repeats`` interleaved rounds after a warm-up call (ratios: medians of per-round
 ratios; the overhead also best round vs best round, which a busy shared machine disturbs least).
@@ -171,6 +176,79 @@ def measure_model(label: str, model: Any, tok: Any, rows: list[dict[str, str]], 
     ]
 
 
+def trl_completions(model: Any, tok: Any, rows: list[dict[str, str]], max_new_tokens: int, batch_size: int) -> Any:
+    """A closure running TRL's own completion-logging generation (``_generate_completions``) on the prompts."""
+    from accelerate import Accelerator
+    from trl.trainer.callbacks import _generate_completions
+
+    from tracker.evaluate import make_generation_config
+
+    accelerator = Accelerator(cpu=True)
+    # LogCompletionsCallback sets left padding and applies the chat template to each prompt; these are plain.
+    tok.padding_side = "left"
+    prompts = [r["prompt"] for r in rows]
+    config = make_generation_config(tok.pad_token_id, [tok.eos_token_id], max_new_tokens)
+
+    def run() -> list[str]:
+        return _generate_completions(
+            prompts,
+            model=model,
+            tokenizer=tok,
+            accelerator=accelerator,
+            generation_config=config,
+            batch_size=batch_size,
+        )
+
+    return run
+
+
+def measure_trl(label: str, model: Any, tok: Any, rows: list[dict[str, str]], repeats: int) -> list[tuple[str, str]]:
+    from tracker import EvolutionTracker
+    from tracker.evaluate import default_max_new_tokens, encode_examples
+    from tracker.examples import load_examples
+
+    max_new = default_max_new_tokens(encode_examples(load_examples(rows), tok))
+    trl_8 = trl_completions(model, tok, rows, max_new, batch_size=8)
+    trl_32 = trl_completions(model, tok, rows, max_new, batch_size=BATCH_SIZE)
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = EvolutionTracker(output_dir=tmp, schedule="every 1", batch_size=BATCH_SIZE, max_new_tokens=max_new)
+        steps = iter(range(10**9))
+
+        def capture() -> None:
+            ours.capture_snapshot(model=model, tokenizer=tok, examples=rows, current_step=next(steps))
+            ours.flush()  # included: the snapshot is scored and on disk, as TRL's table is in memory
+
+        for fn in (capture, trl_8, trl_32):
+            fn()  # warm-up
+        t_ours, t_8, t_32 = [], [], []
+        for _ in range(repeats):
+            t_ours.append(_timed(capture))
+            t_8.append(_timed(trl_8))
+            t_32.append(_timed(trl_32))
+        same = sum(
+            a.model_output == b
+            for a, b in zip(ours_last_snapshot(Path(tmp)).examples, trl_32(), strict=True)  # type: ignore[union-attr]
+        )
+        ours.close()
+    r8 = statistics.median(o / t for o, t in zip(t_ours, t_8, strict=True))
+    r32 = statistics.median(o / t for o, t in zip(t_ours, t_32, strict=True))
+    return [
+        (f"{label}: ours, capture + write", f"{1000 * statistics.median(t_ours):8.1f} ms (loss, output, similarity, "
+         "exact match per example; a snapshot file)"),
+        (f"{label}: TRL completions, batch 8", f"{1000 * statistics.median(t_8):8.1f} ms (prompt, completion)"
+         f"   -> ours / TRL = {r8:.2f}"),
+        (f"{label}: TRL completions, batch {BATCH_SIZE}", f"{1000 * statistics.median(t_32):8.1f} ms"
+         f"   -> ours / TRL = {r32:.2f}"),
+        (f"{label}: same greedy outputs", f"{same}/{len(rows)}"),
+    ]
+
+
+def ours_last_snapshot(directory: Path) -> Any:
+    from tracker.store import list_snapshot_files, read_snapshot
+
+    return read_snapshot(list_snapshot_files(directory)[-1].path)
+
+
 def measure_run(steps: int, n_examples: int, rounds: int = 3) -> list[tuple[str, str]]:
     from tracker.schedule import make_schedule
     from tracker.toy_train import train_toy
@@ -208,6 +286,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=100)
     parser.add_argument("--steps", type=int, default=800, help="steps of the whole-run comparison")
     parser.add_argument("--skip-run", action="store_true", help="skip the whole-run comparison")
+    parser.add_argument("--trl-only", action="store_true", help="only the comparison with TRL's completion logging")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (1 is steadier on a busy machine; default: torch's)"
     )
@@ -228,10 +307,16 @@ def main() -> int:
 
     tiny = build_tiny_llama(tok, hidden_size=64, seed=0)
     train_briefly(tiny, tok)
-    table += measure_model("tiny", tiny, tok, rows, args.repeats)
+    if not args.trl_only:
+        table += measure_model("tiny", tiny, tok, rows, args.repeats)
+    table += measure_trl("tiny vs TRL", tiny, tok, rows, args.repeats)
+    if args.trl_only:
+        args.skip_run = True
 
     medium = build_tiny_llama(tok, hidden_size=384, num_layers=7, num_heads=6, seed=0)
-    table += measure_model("10M", medium, tok, rows, max(2, args.repeats // 2))
+    if not args.trl_only:
+        table += measure_model("10M", medium, tok, rows, max(2, args.repeats // 2))
+    table += measure_trl("10M vs TRL", medium, tok, rows, max(2, args.repeats // 2))
 
     if not args.skip_run:
         table += measure_run(args.steps, args.examples)

@@ -56,8 +56,7 @@ def test_ddp_two_ranks_write_each_step_once_with_every_example(tmp_path: Path) -
     assert "rank 0 done at step 40" in done.stdout and "rank 1 done at step 40" in done.stdout
 
     names = sorted(p.name for p in out.iterdir())
-    assert names == [
-        ".evotui.lock",  # held by the live writer (rank 0) so that a second run cannot mix in
+    assert names == [  # the lock (held by rank 0 while the run lives) is gone with the run
         "run.json",
         "step_000000.json",
         "step_000020.json",
@@ -91,4 +90,4 @@ def test_fsdp2_sharded_capture_matches_the_unsharded_model(tmp_path: Path) -> No
     assert {"ids-match True", "outputs-match True", "losses-match True"} <= lines, done.stdout[-4000:]
     # The ranks' generations stopped at different lengths: synced generation was needed, not just harmless.
     assert "answer-lengths [1, 2]" in lines, done.stdout[-4000:]
-    assert sorted(p.name for p in out.iterdir()) == [".evotui.lock", "run.json", "step_000000.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "step_000000.json"]

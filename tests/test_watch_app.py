@@ -265,17 +265,19 @@ async def test_help_and_quit(tmp_path: Path) -> None:
     assert app.return_code == 0
 
 
-@pytest.mark.parametrize("status", ["running", "finished"])
+@pytest.mark.parametrize("status", ["running", "finished", "stopped"])
 @sync
 async def test_header_live_stale_finished(tmp_path: Path, status: str) -> None:
+    # "stopped" (Ctrl-C, SIGTERM: quitting the demo) is an end like "finished", never "live" or "stale".
     run = write_synthetic_run(tmp_path / "r", 5, 3, max_steps=100, status=status)
-    clock = frozen_clock(run, seconds_after_last=12 if status == "finished" else 3600)
+    ended = status != "running"
+    clock = frozen_clock(run, seconds_after_last=12 if ended else 3600)
     app = make_app(tmp_path / "r", interval=FAST, clock=clock)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
         header = screen_lines(app)[0]
-        assert ("finished" if status == "finished" else "stale") in header
-        assert "last 12 s ago" in header if status == "finished" else "last 1.0 h ago" in header
+        assert (status if ended else "stale") in header
+        assert "last 12 s ago" in header if ended else "last 1.0 h ago" in header
         assert not math.isnan(app.screen.state.history.summary_series()["accuracy"][-1])
 
 

@@ -5,7 +5,15 @@
 A step-0 baseline in ``on_train_begin`` (unless resuming from a checkpoint), the schedule in
 ``on_step_end``, the last step in ``on_train_end`` (unless already captured). Every snapshot carries
 the epoch, the learning rate and the last logged training loss; run.json carries max_steps. The
-callback lives on every rank (the capture is collective); only the main process writes.
+callback lives on every rank (the capture is collective); only the main process writes, as the Trainer says
+(``args.process_index``, ``args.world_size``).
+
+Each ``train()`` is a run, as with transformers' own reporting callbacks: a second ``train()`` with the same
+callback (a second phase, a hyper-parameter search trial) starts a new run in the same directory, and the
+finished one moves to ``archive/<run_id>/``; ``train(resume_from_checkpoint=...)`` continues the run instead.
+
+No tokenizer (neither ``tokenizer=`` nor the Trainer's ``processing_class``): said once at the start, with the
+fix; the tracker disables itself, training goes on and run.json's ``disabled`` says why.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from typing import Any
 
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from tracker.example_set import NO_TOKENIZER
 from tracker.examples import ExampleSource
 from tracker.schedule import ScheduleSpec
 from tracker.scoring import Normalizer
@@ -100,6 +109,9 @@ class EvolutionCallback(TrainerCallback):
     def on_train_begin(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
+        if self.tracker is not None and self.tracker.closed:
+            # A second train(): a new run (the earlier one is archived when the new one claims the directory).
+            self.tracker.new_run()
         if self.tracker is None:
             output_dir = self.output_dir or Path(args.output_dir) / "evolution_snapshots"
             self._tracker_kwargs.setdefault("dataset_name", output_dir.name)
@@ -107,9 +119,21 @@ class EvolutionCallback(TrainerCallback):
             name = getattr(getattr(model, "config", None), "_name_or_path", "") or type(model).__name__
             self._tracker_kwargs.setdefault("model_name", name)
             self.tracker = EvolutionTracker(output_dir=output_dir, **self._tracker_kwargs)
+        self.last_train_loss = None
         resuming = state.global_step > 0
         # Bad examples raise here, before any training: a configuration error the user must see.
-        self.tracker.start(state.global_step, resume=resuming, max_steps=state.max_steps, examples=self.examples)
+        self.tracker.start(
+            state.global_step,
+            resume=resuming,
+            max_steps=state.max_steps,
+            examples=self.examples,
+            rank=args.process_index,
+            world_size=args.world_size,
+        )
+        if self._tokenizer(kwargs) is None:
+            # Every capture would fail the same way: say it now, once, with the fix; training goes on.
+            self.tracker.disable(NO_TOKENIZER)
+            return
         if resuming:
             logger.info("resuming at step %d: no new baseline", state.global_step)
             # The checkpoint's own snapshot may be missing: the crash came between the checkpoint and the
@@ -132,7 +156,7 @@ class EvolutionCallback(TrainerCallback):
                 self.last_train_loss = float(logs["loss"])
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
-        if self.tracker is None:
+        if self.tracker is None or self.tracker.closed:
             return
         if self.tracker.should_capture(state.global_step):
             self._capture(state, kwargs, state.global_step)
@@ -142,7 +166,7 @@ class EvolutionCallback(TrainerCallback):
     def on_train_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
     ) -> None:
-        if self.tracker is None:
+        if self.tracker is None or self.tracker.closed:
             return
         if state.global_step not in self.tracker.captured_steps:
             self._capture(state, kwargs, state.global_step, force=True)

@@ -24,6 +24,8 @@ from tracker.examples import Example
 if TYPE_CHECKING:
     import torch
 
+    from tracker.distributed import ProcessRole
+
 DEFAULT_BATCH_SIZE = 32
 MAX_NEW_TOKENS_MARGIN = 8
 
@@ -139,8 +141,30 @@ def _left_pad(rows: Sequence[list[int]], pad_id: int, device: Any) -> tuple[torc
     return ids.to(device), mask.to(device), position_ids.to(device)
 
 
+def signature_model(model: Any) -> Any:
+    """The module whose ``forward`` says which arguments the model takes.
+
+    A PEFT model's ``forward`` takes ``**kwargs`` and passes them on to the model it wraps: its own signature
+    names neither ``position_ids`` nor ``logits_to_keep``. Without position ids an absolute-position model
+    (GPT-2) puts a left-padded row's tokens at the wrong positions, and its loss is wrong.
+    """
+    for _ in range(8):
+        get_base = getattr(model, "get_base_model", None)
+        if callable(get_base):
+            inner = get_base()
+        elif type(model).__name__ == "FullyShardedDataParallel":
+            # FSDP (v1) is called as it is (its forward gathers the shards) but takes *args, **kwargs too.
+            inner = getattr(model, "module", model)
+        else:
+            break
+        if inner is model:
+            break
+        model = inner
+    return model
+
+
 def _forward_accepts(model: Any, name: str) -> bool:
-    return name in _forward_parameters(type(model))
+    return name in _forward_parameters(type(signature_model(model)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -244,7 +268,7 @@ def evaluate(
 ) -> list[Prediction]:
     """Loss and greedy output for each example, batched, on the model's own device.
 
-    ``synced_gpus`` (default: whether the model is FSDP-sharded under an initialised process group) keeps
+    ``synced_gpus`` (the tracker says; default: whether the model is FSDP-sharded in a process group) keeps
     every rank generating until all are done. Sharded models also need every rank to make the same number
     of forward passes: with synced generation, ``n_batches`` forces that count, filling missing batches with
     ``padding_example`` (whose results are thrown away).
@@ -255,7 +279,9 @@ def evaluate(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     model = unwrap_model(model)
     if synced_gpus is None:
-        synced_gpus = _distributed_world() > 1 and is_fsdp(model)
+        from tracker.distributed import process_role
+
+        synced_gpus = process_role().is_distributed and is_fsdp(model)
     if encoded is None:
         encoded = encode_examples(examples, tokenizer)
     if max_new_tokens is None:
@@ -293,9 +319,40 @@ def evaluate(
     return predictions
 
 
-def _distributed_world() -> int:
-    import torch.distributed as dist
+def check_generative(model: Any) -> None:
+    """Raise SetupError unless ``model`` (under its wrappers) can generate: a capture would fail at every step."""
+    from tracker.example_set import SetupError
 
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_world_size()
-    return 1
+    if model is None or not callable(getattr(unwrap_model(model), "generate", None)):
+        raise SetupError(
+            f"capture_snapshot needs a generative model (one with .generate()), got {type(model).__name__}:"
+            " pass the model being trained (the callback takes the Trainer's)"
+        )
+
+
+def evaluate_shard(
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    encoded: Sequence[EncodedExample],
+    role: ProcessRole,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_new_tokens: int | None = None,
+) -> list[Prediction]:
+    """This process's share of a capture: ``examples[rank::world_size]``, with as many forward passes as every
+    other process makes (a sharded model needs every rank in every pass; generation is synced under FSDP)."""
+    n_batches = None
+    if role.is_distributed:
+        largest = -(-len(examples) // role.world_size)
+        n_batches = -(-largest // batch_size)
+    return evaluate(
+        model,
+        tokenizer,
+        role.shard(list(examples)),
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        synced_gpus=role.is_distributed and is_fsdp(unwrap_model(model)),
+        n_batches=n_batches,
+        padding_example=examples[0] if examples else None,
+        encoded=role.shard(list(encoded)),
+    )

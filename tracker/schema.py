@@ -19,7 +19,14 @@ from typing import Any, Literal
 import msgspec
 
 SCHEMA_VERSION = 1
-RunStatus = Literal["running", "finished", "failed"]
+# run.json's status: ``running`` (or a crashed run that never said otherwise: the viewer tells by the heartbeat),
+# ``finished`` (training ended), ``failed`` (an exception ended it), ``stopped`` (ended on purpose: Ctrl-C,
+# SIGTERM, e.g. quitting `evotui demo`). ``stopped`` was added after version 1 was first written: the field is
+# decoded as a plain ``str`` so that a reader never refuses a run.json for a status it does not know yet (it
+# shows it as written); writers use only these values.
+RunStatus = Literal["running", "finished", "failed", "stopped"]
+RUN_STATUSES: tuple[str, ...] = ("running", "finished", "failed", "stopped")
+TERMINAL_STATUSES: frozenset[str] = frozenset({"finished", "failed", "stopped"})
 
 
 class Base(msgspec.Struct, kw_only=True, gc=False):
@@ -86,7 +93,7 @@ class RunManifest(Base):
     updated_at: str = ""  # heartbeat, throttled by the writer
     current_step: int = 0
     max_steps: int | None = None
-    status: RunStatus = "running"
+    status: str = "running"  # one of RunStatus (see there: why a str)
     schedule: str = ""
     n_examples: int = 0
     # The chosen example set, so that a resumed run evaluates the same examples at every step.
@@ -96,6 +103,8 @@ class RunManifest(Base):
     last_error: str | None = None
     pid: int | None = None
     hostname: str = ""
+    # Why the tracker stopped capturing while training went on (e.g. no tokenizer): said once, with the fix.
+    disabled: str | None = None
 
 
 # Made once, reused: building a Decoder compiles the schema.

@@ -119,10 +119,10 @@ def train_toy(
     t0 = time.perf_counter()
     try:
         output = trainer.train(resume_from_checkpoint=resume_from_checkpoint)
-    except BaseException:
-        # on_train_end never comes: say in run.json that this run failed (or was stopped), then re-raise.
+    except BaseException as exc:
+        # on_train_end never comes: say in run.json that this run was stopped (Ctrl-C, SIGTERM) or failed.
         if callback is not None and callback.tracker is not None:
-            callback.tracker.close("failed")
+            callback.tracker.close("stopped" if isinstance(exc, KeyboardInterrupt) else "failed")
         raise
     finally:
         if tmp is not None:
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     if "," in schedule:
         schedule = [int(s) for s in schedule.split(",") if s.strip()]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    # `evotui demo` stops this process with SIGTERM: end like Ctrl-C, so run.json says "failed", not "running".
+    # `evotui demo` stops this process with SIGTERM: end like Ctrl-C, so run.json says "stopped", not "running".
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         result = train_toy(

@@ -6,100 +6,57 @@ The seed's calls work as written::
     tracker.capture_snapshot(model=model, tokenizer=tok, examples=rows, current_step=step,
                              model_version="training", max_examples=100)   # a no-op off-schedule
 
-What runs where: the training thread does only the model compute (``tracker.evaluate``); scoring,
-summarising, encoding, writing and run.json heartbeats happen on one background writer thread, fed by
-a queue. ``close()`` drains the queue and writes the final status. An error inside a capture is logged on
-the ``tracker`` logger, counted in run.json (``errors``, ``last_error``) and never reaches the training loop.
+A short facade over the parts that do the work, each readable and testable alone:
 
-Distributed (torch.distributed initialised, e.g. by Trainer/Accelerate): every rank must call
-``capture_snapshot`` at the same steps; each evaluates ``examples[rank::world]``, the results are gathered
-to rank 0, and only rank 0 writes.
+* ``tracker.run_directory``: the directory's lock, and resuming or archiving what it holds;
+* ``tracker.example_set``: which examples, tokenised once;
+* ``tracker.evaluate``: the model compute, on the training thread;
+* ``tracker.writer``: scoring, encoding, writing and run.json heartbeats, on one background thread;
+* ``tracker.distributed``: which process writes, and the gather / broadcast a sharded capture needs;
+* ``tracker.run_end``: the exit hook and SIGTERM handler of a live run (installed at start, removed at close).
+
+Errors: an error inside a capture is logged on the ``tracker`` logger, counted in run.json (``errors``,
+``last_error``) and never reaches the training loop; the same error again is one line, not another traceback.
+An error that would repeat at every capture (no tokenizer, no model, examples the tokenizer cannot encode) is
+reported once with its fix, and the tracker disables itself: training goes on and run.json's ``disabled``
+says why.
+
+Distributed: every rank must call ``capture_snapshot`` at the same steps; each evaluates ``examples[rank::world]``,
+the results are gathered to rank 0, and only rank 0 writes.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
-import math
 import os
-import queue
-import re
 import socket
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tracker.examples import Example, ExampleError, ExampleSource, load_examples, select_examples
+from tracker.distributed import ProcessRole, broadcast_from_writer, gather_to_writer, process_role
+from tracker.example_set import ExampleSet, SetupError, load_first
+from tracker.examples import ExampleError, ExampleSource
+from tracker.run_directory import RunDirectory
+from tracker.run_end import RunEndHooks, status_for_exception
 from tracker.schedule import Schedule, ScheduleSpec, make_schedule
-from tracker.schema import ExampleResult, RunManifest, RunStatus, Snapshot
-from tracker.scoring import Normalizer, get_normalizer, score, summarize
-from tracker.store import ARCHIVE_DIR, Format, SnapshotStore, list_snapshot_files, utc_now_iso
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: runs are not kept apart by a lock
-    fcntl = None  # type: ignore[assignment]
+from tracker.schema import ExampleResult, RunManifest, RunStatus
+from tracker.scoring import Normalizer, get_normalizer
+from tracker.store import Format, SnapshotStore, utc_now_iso
+from tracker.writer import BackgroundWriter, LiveManifest, SnapshotJob, job_from_results
 
 logger = logging.getLogger("tracker")
 
 DEFAULT_HEARTBEAT_SECONDS = 5.0
 SNAPSHOTS_SUBDIR = Path("data") / "evolution_snapshots"
-# Held (flock) by the live tracker writing a directory; a dot-file, so readers and archiving ignore it.
-LOCK_NAME = ".evotui.lock"
 
 
 def _tracker_version() -> str:
     from tracker import __version__
 
     return __version__
-
-
-@dataclass
-class _SnapshotJob:
-    """Everything the writer thread needs to build and write one snapshot (no tensors)."""
-
-    step: int
-    examples: list[Example]
-    outputs: list[str]
-    losses: list[float | None]
-    metadata: list[dict[str, Any]]
-    timestamp: str
-    model_version: str
-    epoch: float | None
-    train_loss: float | None
-    learning_rate: float | None
-    eval_seconds: float | None
-
-
-@dataclass
-class _ManifestJob:
-    force: bool = False
-
-
-_STOP = object()
-
-
-def _finite_or_none(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _dist_info() -> tuple[int, int]:
-    """(rank, world size); (0, 1) when torch.distributed is not in use (or torch is not even loaded)."""
-    dist_mod = sys.modules.get("torch.distributed")
-    if dist_mod is None:
-        return 0, 1
-    if dist_mod.is_available() and dist_mod.is_initialized():
-        return dist_mod.get_rank(), dist_mod.get_world_size()
-    return 0, 1
 
 
 class EvolutionTracker:
@@ -154,56 +111,99 @@ class EvolutionTracker:
         else:
             self.directory = Path(base_dir if base_dir is not None else ".") / SNAPSHOTS_SUBDIR / self.dataset_name
         self.schedule: Schedule = make_schedule(schedule)
-        self.max_examples = max_examples
         self.batch_size = batch_size
         self.max_new_tokens = max_new_tokens
         self.normalizer = normalizer
         self.model_version = model_version
-        self.heartbeat_seconds = heartbeat_seconds
+        self.model_name = model_name
         self.store = SnapshotStore(self.directory, fmt=snapshot_format, fsync=fsync)
-        self.rank, self.world_size = _dist_info()
+        self.run_directory = RunDirectory(self.store)
         self._resume = resume
         self._examples_source = examples
-        self._examples: list[Example] | None = None
-        self._encoded: Any = None  # tokenised examples, cached per tokenizer
-        self._encoded_for: int | None = None
-        self._manifest = RunManifest(
-            run_id=f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}",
-            run_name=self.dataset_name,
-            model_name=model_name,
-            schedule=self.schedule.description,
-            tracker_version=_tracker_version(),
-            pid=os.getpid(),
-            hostname=socket.gethostname(),
+        self._max_examples = max_examples
+        self._heartbeat_seconds = heartbeat_seconds
+        self._begin_run_state()
+
+    def _begin_run_state(self) -> None:
+        """Everything that belongs to one run (a new run_id, nothing captured, no thread yet)."""
+        self.role: ProcessRole = process_role()  # provisional: start() decides, from what the caller knows
+        self.example_set = ExampleSet(self._max_examples)
+        self._live = LiveManifest(
+            RunManifest(
+                run_id=f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:6]}",
+                run_name=self.dataset_name,
+                model_name=self.model_name,
+                schedule=self.schedule.description,
+                tracker_version=_tracker_version(),
+                pid=os.getpid(),
+                hostname=socket.gethostname(),
+            ),
+            self._heartbeat_seconds,
         )
-        self._lock = threading.Lock()  # guards _manifest between the two threads
-        self._queue: queue.Queue[Any] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._writer: BackgroundWriter | None = None
+        self._hooks = RunEndHooks(self.close)
         self._started = False
         self._closed = False
-        self._last_heartbeat = 0.0
-        self.captured_steps: set[int] = set()
         self._disabled: str | None = None
-        self._lock_fd: int | None = None
-        # Seconds the writer thread spent on the last snapshot (score, summarise, encode, write): for bench/.
-        self.last_write_seconds: float | None = None
+        self._last_error: tuple[int, str] | None = None  # (step, message) of the last failed capture
+        self.captured_steps: set[int] = set()
         self.last_eval_seconds: float | None = None  # model compute of the last capture, on the training thread
 
     # ------------------------------------------------------------------ public API
 
     @property
+    def rank(self) -> int:
+        return self.role.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.role.world_size
+
+    @property
     def is_writer(self) -> bool:
-        """Only rank 0 writes files."""
-        return self.rank == 0
+        """Only process 0 writes files."""
+        return self.role.is_writer
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def disabled(self) -> str | None:
+        """Why the tracker stopped capturing (training went on), or None."""
+        return self._disabled
 
     @property
     def manifest(self) -> RunManifest:
-        with self._lock:
-            return self._manifest
+        """A copy of run.json's content as it is now."""
+        return self._live.copy()
 
     @property
     def example_ids(self) -> list[str]:
-        return [e.example_id for e in self._examples or []]
+        return self.example_set.ids
+
+    @property
+    def max_examples(self) -> int:
+        return self._max_examples
+
+    @max_examples.setter
+    def max_examples(self, value: int) -> None:
+        self._max_examples = value
+        self.example_set.max_examples = value
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self._live.heartbeat_seconds
+
+    @heartbeat_seconds.setter
+    def heartbeat_seconds(self, value: float) -> None:
+        self._heartbeat_seconds = value
+        self._live.heartbeat_seconds = value
+
+    @property
+    def last_write_seconds(self) -> float | None:
+        """Seconds the writer thread spent on the last snapshot (score, summarise, encode, write): for bench/."""
+        return self._writer.last_write_seconds if self._writer is not None else None
 
     def should_capture(self, step: int) -> bool:
         return self.schedule.should_capture(step)
@@ -215,52 +215,53 @@ class EvolutionTracker:
         resume: bool | None = None,
         max_steps: int | None = None,
         examples: ExampleSource | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
     ) -> None:
         """Claim the directory for this run (archiving another run's files, or resuming), idempotent.
 
-        Called by the first capture; the callback calls it in ``on_train_begin``. Raises on bad examples
-        (a configuration error the user must see), never on anything else.
+        Called by the first capture; the callback calls it in ``on_train_begin`` with what the Trainer knows
+        (``rank=args.process_index``, ``world_size=args.world_size``). Raises on bad examples (a configuration
+        error the user must see), never on anything else.
         """
         if self._started:
             if max_steps is not None:
-                with self._lock:
-                    self._manifest.max_steps = max_steps
+                self._live.update(max_steps=max_steps)
             return
         if examples is not None:
             self._examples_source = examples
         if resume is None:
             resume = self._resume
         # Now, not in __init__: a tracker may be built before the process group is (e.g. before the Trainer).
-        self.rank, self.world_size = _dist_info()
-        with self._lock:
-            self._manifest.max_steps = max_steps
-            self._manifest.current_step = step
-            self._manifest.created_at = utc_now_iso()
+        self.role = process_role(rank, world_size)
+        self._live.update(max_steps=max_steps, current_step=step, created_at=utc_now_iso())
         # Bad examples fail here, before the directory is touched (nothing archived for a run that never starts).
-        first = self._load_first(self._examples_source) if self._examples_source is not None else None
-        claim: tuple[str | None, list[str] | None] = (None, None)
+        source = self._examples_source
+        first = load_first(source, self._max_examples) if source is not None else None
+        in_use: str | None = None
+        recorded_ids: list[str] | None = None
         if self.is_writer:
-            in_use = self._lock_directory()
-            claim = (in_use, None) if in_use else (None, self._claim_directory(step, resume))
+            in_use = self.run_directory.lock(self._lock_holder())
+            if not in_use:
+                recorded_ids = self._adopt(self.run_directory.claim(step, resume))
         # Every rank must agree on what is already captured: a rank that skips a capture the others make
         # would leave them waiting in a collective.
-        in_use, recorded_ids, captured = self._broadcast((*claim, sorted(self.captured_steps)))
+        in_use, recorded_ids, captured = broadcast_from_writer(
+            self.role, (in_use, recorded_ids, sorted(self.captured_steps))
+        )
         self.captured_steps.update(captured)
         if in_use:
             # Another live run writes there: archiving its files under it, or writing beside them, would
             # mix two runs. This run trains on untracked; every rank knows (captures are collective).
-            logger.error("evolution tracker disabled: %s", in_use)
-            self._disabled = in_use
+            self.disable(in_use)
             return
-        if self._examples_source is not None:
-            self._set_examples(self._examples_source, recorded_ids, first)
+        if source is not None:
+            self._choose_examples(source, recorded_ids, first)
         self._started = True
         if self.is_writer:
-            self._thread = threading.Thread(target=self._writer_loop, name="evotui-tracker-writer", daemon=True)
-            self._thread.start()
-            atexit.register(self._atexit)
-            self._queue.put(_ManifestJob(force=True))
-            self._last_heartbeat = time.monotonic()
+            self._writer = BackgroundWriter(self.store, self._live, self.dataset_name, self.normalizer)
+            self._writer.start()
+            self._hooks.install()
 
     def capture_snapshot(
         self,
@@ -281,68 +282,73 @@ class EvolutionTracker:
         Off-schedule (and ``force`` False) it only refreshes the heartbeat. Returns True when a capture ran and
         was queued. Never raises (except for bad examples on the very first call, a configuration error).
         """
-        if self._closed:
+        if self._closed or self._disabled:
             return False
         if max_examples is not None and not self._started:
             self.max_examples = max_examples
-        if self._disabled:
-            return False
         try:
             if not self._started:
                 self.start(current_step, examples=examples)
-            elif examples is not None and self._examples is None:
-                self._set_examples(examples, None)
+            elif examples is not None and self.example_set.examples is None:
+                self._choose_examples(examples, None)
         except (ExampleError, OSError) as exc:
             # A configuration error: said once, loudly, then the tracker stays out of the way.
-            logger.error("evolution tracker disabled: %s", exc)
-            self._disabled = str(exc)
+            self.disable(str(exc))
+            return False
+        if self._disabled:
             return False
         if not (force or self.schedule.should_capture(current_step)) or current_step in self.captured_steps:
             self.heartbeat(current_step)
             return False
-        if self._examples is None:
-            self._record_error(current_step, "capture_snapshot needs examples (none were given)")
+        if self.example_set.examples is None:
+            self.disable("capture_snapshot needs examples: pass examples=... (to it, or to EvolutionTracker)")
             return False
         self.captured_steps.add(current_step)
         timestamp = utc_now_iso()
         t0 = time.perf_counter()
+        local: list[Any] | None = None
+        error: tuple[str, str] | None = None
         try:
             local = self._evaluate_shard(model, tokenizer)
-            error = None
+        except SetupError as exc:
+            error = ("setup", str(exc))
         except Exception as exc:  # never into the training loop
-            logger.exception("capture at step %d failed", current_step)
-            local, error = None, f"{type(exc).__name__}: {exc}"
-            if self.world_size > 1:
-                error = f"rank {self.rank}: {error}"
-        eval_seconds = time.perf_counter() - t0
-        self.last_eval_seconds = eval_seconds
-        gathered = self._gather((local, error))
+            error = ("error", f"{type(exc).__name__}: {exc}")
+            self._log_capture_error(current_step, error[1], exc)
+        if error is not None and self.role.is_distributed:
+            error = (error[0], f"rank {self.rank}: {error[1]}")
+        eval_seconds = self.last_eval_seconds = time.perf_counter() - t0
+        gathered = gather_to_writer(self.role, (local, error))
+        # A setup problem on any rank disables every rank (captures are collective): the writer decides.
+        setup = next((e[1] for _, e in gathered if e is not None and e[0] == "setup"), None)
+        setup = broadcast_from_writer(self.role, setup)
+        if setup is not None:
+            self.disable(setup)
+            return False
         if not self.is_writer:
             return error is None
-        errors = [e for _, e in gathered if e is not None]
+        errors = [e[1] for _, e in gathered if e is not None]
         if errors:
             self._record_error(current_step, errors[0], logged=error is not None)
             return False
-        by_id: dict[str, Any] = {}
-        for part, _ in gathered:
-            for p in part:
-                by_id[p.example_id] = p
-        preds = [by_id.get(e.example_id) for e in self._examples]
+        by_id = {p.example_id: p for part, _ in gathered for p in part}
+        chosen = self.example_set.examples
+        preds = [by_id.get(e.example_id) for e in chosen]
         if any(p is None for p in preds):
             self._record_error(current_step, "gathered results are missing examples")
             return False
-        self._queue.put(
-            _SnapshotJob(
-                step=current_step,
-                examples=self._examples,
-                outputs=[p.model_output for p in preds],
-                losses=[p.loss for p in preds],
-                metadata=[{"finish": p.finish} for p in preds],
+        self._submit(
+            SnapshotJob.make(
+                current_step,
+                chosen,
+                outputs=[p.model_output for p in preds],  # type: ignore[union-attr]
+                losses=[p.loss for p in preds],  # type: ignore[union-attr]
+                metadata=[{"finish": p.finish} for p in preds],  # type: ignore[union-attr]
                 timestamp=timestamp,
                 model_version=model_version or self.model_version,
-                epoch=_finite_or_none(epoch),
-                train_loss=_finite_or_none(train_loss),
-                learning_rate=_finite_or_none(learning_rate),
+                epoch=epoch,
+                train_loss=train_loss,
+                learning_rate=learning_rate,
                 eval_seconds=eval_seconds,
             )
         )
@@ -374,378 +380,134 @@ class EvolutionTracker:
                     return
             if not self.is_writer:
                 return
-            known = {e.example_id: e for e in self._examples or []}
-            examples: list[Example] = []
-            outputs: list[str] = []
-            losses: list[float | None] = []
-            metadata: list[dict[str, Any]] = []
-            for k, r in enumerate(results):
-                row: Mapping[str, Any] = (
-                    r if isinstance(r, Mapping) else {f: getattr(r, f) for f in r.__struct_fields__}
-                )
-                eid = str(row.get("example_id", row.get("id", f"ex_{k:03d}")))
-                base = known.get(eid)
-                examples.append(
-                    Example(
-                        example_id=eid,
-                        input=str(row.get("input", base.input if base else "")),
-                        expected_output=str(row.get("expected_output", base.expected_output if base else "")),
-                    )
-                )
-                outputs.append(str(row.get("model_output", row.get("prediction", ""))))
-                losses.append(_finite_or_none(row.get("loss")))
-                metadata.append(dict(row.get("metadata") or {}))
-            self.captured_steps.add(step)
-            self._queue.put(
-                _SnapshotJob(
-                    step=step,
-                    examples=examples,
-                    outputs=outputs,
-                    losses=losses,
-                    metadata=metadata,
-                    timestamp=utc_now_iso(),
-                    model_version=model_version or self.model_version,
-                    epoch=_finite_or_none(epoch),
-                    train_loss=_finite_or_none(train_loss),
-                    learning_rate=_finite_or_none(learning_rate),
-                    eval_seconds=None,
-                )
+            job = job_from_results(
+                step,
+                results,
+                self.example_set.examples or [],
+                model_version=model_version or self.model_version,
+                epoch=epoch,
+                train_loss=train_loss,
+                learning_rate=learning_rate,
             )
+            self.captured_steps.add(step)
+            self._submit(job)
         except Exception as exc:
             logger.exception("record at step %d failed", step)
             self._record_error(step, f"{type(exc).__name__}: {exc}", logged=True)
 
     def heartbeat(self, step: int, max_steps: int | None = None) -> None:
         """Note progress; run.json is rewritten at most every ``heartbeat_seconds``. Cheap: call every step."""
-        if not self._started or not self.is_writer or self._closed:
+        if self._writer is None or self._closed:
             return
-        with self._lock:
-            if step > self._manifest.current_step:
-                self._manifest.current_step = step
-            if max_steps is not None:
-                self._manifest.max_steps = max_steps
-        now = time.monotonic()
-        if now - self._last_heartbeat >= self.heartbeat_seconds:
-            self._last_heartbeat = now
-            self._queue.put(_ManifestJob())
+        self._live.advance(step, max_steps)
+        self._writer.heartbeat()
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued snapshot is written."""
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.join() if timeout is None else _join_queue(self._queue, timeout)
+        if self._writer is not None:
+            self._writer.flush(timeout)
 
     def close(self, status: RunStatus = "finished") -> None:
-        """Write everything queued, then the final status. Idempotent; safe to call from any rank."""
+        """Write everything queued, then the final status; release the directory. Idempotent; any rank.
+
+        A run stopped by SIGTERM is recorded ``stopped`` even when the caller says ``failed``.
+        """
         if self._closed:
             return
         self._closed = True
-        if not self._started or not self.is_writer:
+        self._hooks.uninstall()
+        if self._writer is None:
             return
-        with self._lock:
-            self._manifest.status = status
-        self._queue.put(_ManifestJob(force=True))
-        self._queue.put(_STOP)
-        if self._thread is not None:
-            self._thread.join()
-        self._unlock_directory()
-        atexit.unregister(self._atexit)
+        if status == "failed" and self._hooks.stop_requested:
+            status = "stopped"
+        self._live.update(status=status)
+        self._writer.close()
+        self.run_directory.unlock()
+
+    def new_run(self) -> None:
+        """After ``close()``: make the next ``start()`` begin a new run here (a new run_id, nothing captured).
+
+        The callback calls it when ``train()`` is called again: the new run claims the directory like any
+        other, so the finished one moves to ``archive/<run_id>/`` (or is continued, when resuming).
+        """
+        if not self._closed:
+            raise RuntimeError("new_run() is for a closed tracker: close() the current run first")
+        self._begin_run_state()
 
     def __enter__(self) -> EvolutionTracker:
         return self
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self.close("failed" if exc_type is not None else "finished")
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self.close(status_for_exception(exc, self._hooks.stop_requested))
 
-    # ------------------------------------------------------------------ examples
+    # ------------------------------------------------------------------ internals
 
-    def _load_first(self, source: ExampleSource) -> list[Example]:
-        """The first ``max_examples`` examples; raises ExampleError naming the bad row."""
-        if _is_examples(source):
-            return list(source)[: self.max_examples]  # type: ignore[arg-type]
-        return load_examples(source, self.max_examples)
+    def _lock_holder(self) -> str:
+        manifest = self._live.copy()
+        return f"run {manifest.run_id} pid {os.getpid()} on {manifest.hostname}"
 
-    def _set_examples(
-        self, source: ExampleSource, recorded_ids: Sequence[str] | None, first: list[Example] | None = None
-    ) -> None:
-        chosen = first if first is not None else self._load_first(source)
-        if recorded_ids and [e.example_id for e in chosen] != list(recorded_ids):
-            # A resumed run evaluates exactly the example set it started with, wherever those rows now are.
-            try:
-                pool = list(source) if _is_examples(source) else load_examples(source, max_examples=None)  # type: ignore[arg-type]
-                chosen = select_examples(pool, recorded_ids)
-            except ExampleError as exc:
-                logger.warning("resume: %s; evaluating the first %d examples instead", exc, len(chosen))
-        self._examples = chosen
-        self._encoded = None
-        with self._lock:
-            self._manifest.example_ids = [e.example_id for e in chosen]
-            self._manifest.n_examples = len(chosen)
+    def _adopt(self, claim: Any) -> list[str] | None:
+        """Take over a resumed run's identity and counts; returns its example ids, if it recorded them."""
+        self.captured_steps.update(claim.captured_steps)
+        old = claim.previous
+        if not claim.resumed or old is None:
+            return None
+        current = self._live.copy()
+        self._live.update(
+            run_id=old.run_id or current.run_id,
+            created_at=old.created_at or current.created_at,
+            errors=old.errors,
+            last_error=old.last_error,
+        )
+        return list(old.example_ids) or None
 
-    def _shard(self) -> list[Example]:
-        assert self._examples is not None
-        return self._examples[self.rank :: self.world_size]
+    def _choose_examples(self, source: ExampleSource, recorded_ids: list[str] | None, first: Any = None) -> None:
+        chosen = self.example_set.choose(source, recorded_ids, first)
+        self._live.update(example_ids=[e.example_id for e in chosen], n_examples=len(chosen))
 
     def _evaluate_shard(self, model: Any, tokenizer: Any) -> list[Any]:
-        from tracker.evaluate import default_max_new_tokens, encode_examples, evaluate
+        from tracker.evaluate import check_generative, default_max_new_tokens, evaluate_shard
 
-        if self._encoded is None or self._encoded_for != id(tokenizer):
-            # Tokenise once: the examples and the tokenizer do not change during a run.
-            self._encoded = encode_examples(self._examples or [], tokenizer)
-            self._encoded_for = id(tokenizer)
-            if self.max_new_tokens is None:
-                self.max_new_tokens = default_max_new_tokens(self._encoded)
-        shard = self._shard()
-        encoded = self._encoded[self.rank :: self.world_size]
-        n_batches = None
-        if self.world_size > 1:
-            # Same number of forward passes on every rank (FSDP needs every rank in every pass).
-            largest = math.ceil(len(self._examples or []) / self.world_size)
-            n_batches = math.ceil(largest / self.batch_size)
-        return evaluate(
+        check_generative(model)
+        encoded = self.example_set.encoded(tokenizer)
+        if self.max_new_tokens is None:
+            self.max_new_tokens = default_max_new_tokens(encoded)
+        return evaluate_shard(
             model,
             tokenizer,
-            shard,
+            self.example_set.examples or [],
+            encoded,
+            self.role,
             batch_size=self.batch_size,
             max_new_tokens=self.max_new_tokens,
-            n_batches=n_batches,
-            padding_example=(self._examples or [None])[0],
-            encoded=encoded,
         )
 
-    # ------------------------------------------------------------------ distributed
+    def _submit(self, job: SnapshotJob) -> None:
+        if self._writer is not None:
+            self._writer.submit(job)
 
-    def _gather(self, item: Any) -> list[Any]:
-        if self.world_size == 1:
-            return [item]
-        import torch.distributed as dist
+    def disable(self, reason: str) -> None:
+        """Stop capturing for the rest of this run, say why once (with the fix) and record it in run.json."""
+        if self._disabled:
+            return
+        self._disabled = reason
+        logger.error("evolution tracker disabled (training goes on): %s", reason)
+        if self._writer is not None:
+            self._live.update(disabled=reason)
+            self._writer.write_manifest()
 
-        out: list[Any] | None = [None] * self.world_size if self.is_writer else None
-        dist.gather_object(item, out, dst=0)
-        return out or []
-
-    def _broadcast(self, value: Any) -> Any:
-        if self.world_size == 1:
-            return value
-        import torch.distributed as dist
-
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
-    # ------------------------------------------------------------------ directory
-
-    def _lock_directory(self) -> str | None:
-        """Hold an exclusive lock on the directory for this run's life: None, or why another run holds it.
-
-        A lock rather than run.json: a crashed run's run.json says "running" forever, while the kernel
-        drops a dead process's lock at once (even after SIGKILL), so only a live writer keeps others out.
-        """
-        if fcntl is None:
-            return None
-        self.store.ensure()
-        fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 512, 0).decode("utf-8", "replace").strip() or "unknown"
-            os.close(fd)
-            hint = "call close() on the earlier tracker" if f"pid {os.getpid()} " in holder else "stop it"
-            return (
-                f"{self.directory} is being written by another live run ({holder}); this run's snapshots"
-                f" are not written: give it another output_dir, or {hint}"
-            )
-        except OSError:  # a filesystem without locks: carry on unprotected, as before
-            os.close(fd)
-            return None
-        with self._lock:
-            holder = f"run {self._manifest.run_id} pid {os.getpid()} on {self._manifest.hostname}"
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, holder.encode() + b"\n", 0)
-        self._lock_fd = fd
-        self._remove_stale_temp_files()
-        return None
-
-    def _remove_stale_temp_files(self) -> None:
-        # With the lock held no other tracker writes here: a temp file is what a killed writer left.
-        for path in self.directory.glob(".*.tmp-*"):
-            try:
-                path.unlink()
-                logger.info("removed %s, left by a writer that was killed mid-write", path.name)
-            except OSError:
-                pass
-
-    def _unlock_directory(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing drops the flock
-            self._lock_fd = None
-
-    def _claim_directory(self, step: int, resume: bool | None) -> list[str] | None:
-        """Resume the run in the directory or move it to archive/. Returns the example ids to keep, if resuming."""
-        self.store.ensure()
-        old = self.store.read_manifest()
-        old_manifest = old if isinstance(old, RunManifest) else None
-        files = list_snapshot_files(self.directory)
-        if not files and old_manifest is None:
-            return None
-        if resume is None:
-            resume = step > 1 and any(f.step < step for f in files)
-        if resume:
-            later = [f for f in files if f.step > step]
-            if later:
-                # Snapshots written after the checkpoint we resume from belong to a branch of history that
-                # no longer exists: moved aside, not deleted, not mixed with the new ones.
-                old_id = old_manifest.run_id if old_manifest and old_manifest.run_id else "run"
-                target = _new_directory(self.directory / ARCHIVE_DIR, f"{old_id}-after-{step}")
-                for f in later:
-                    os.replace(f.path, target / f.path.name)
-                logger.warning("resuming at step %d: moved %d later snapshot(s) to %s", step, len(later), target)
-            if old_manifest is not None:
-                with self._lock:
-                    self._manifest.run_id = old_manifest.run_id or self._manifest.run_id
-                    self._manifest.created_at = old_manifest.created_at or self._manifest.created_at
-                    self._manifest.errors = old_manifest.errors
-                    self._manifest.last_error = old_manifest.last_error
-            self.captured_steps.update(f.step for f in files if f.step <= step)
-            logger.info("resuming run in %s at step %d", self.directory, step)
-            return list(old_manifest.example_ids) if old_manifest and old_manifest.example_ids else None
-        archived = self.store.archive()
-        logger.warning("%s held another run's snapshots: moved them to %s", self.directory, archived)
-        return None
-
-    # ------------------------------------------------------------------ errors
+    def _log_capture_error(self, step: int, message: str, exc: BaseException) -> None:
+        """The traceback once; the same error again at a later step is one line (it is counted in run.json)."""
+        if self._last_error is not None and self._last_error[1] == message:
+            logger.error("capture at step %d failed: %s (the same error as at step %d)", step, message,
+                         self._last_error[0])
+        else:
+            logger.error("capture at step %d failed", step, exc_info=exc)
+            self._last_error = (step, message)
 
     def _record_error(self, step: int, message: str, logged: bool = False) -> None:
         if not logged:
             logger.error("capture at step %d failed: %s", step, message)
-        with self._lock:
-            self._manifest.errors += 1
-            self._manifest.last_error = f"step {step}: {message}"[:2000]
-        if self.is_writer and self._started and not self._closed:
-            self._queue.put(_ManifestJob(force=True))
-
-    # ------------------------------------------------------------------ writer thread
-
-    def _writer_loop(self) -> None:
-        while True:
-            job = self._queue.get()
-            try:
-                if job is _STOP:
-                    return
-                if isinstance(job, _SnapshotJob):
-                    self._write_snapshot(job)
-                elif isinstance(job, _ManifestJob):
-                    self._write_manifest()
-            except Exception as exc:
-                step = job.step if isinstance(job, _SnapshotJob) else -1
-                logger.exception("writing at step %d failed", step)
-                with self._lock:
-                    self._manifest.errors += 1
-                    self._manifest.last_error = f"step {step}: {type(exc).__name__}: {exc}"[:2000]
-                try:
-                    self._write_manifest()
-                except Exception:
-                    logger.exception("writing run.json failed")
-            finally:
-                self._queue.task_done()
-
-    def _write_snapshot(self, job: _SnapshotJob) -> None:
-        t0 = time.perf_counter()
-        rows: list[ExampleResult] = []
-        for example, output, loss, meta in zip(job.examples, job.outputs, job.losses, job.metadata, strict=True):
-            exact, sim = score(output, example.expected_output, self.normalizer)
-            rows.append(
-                ExampleResult(
-                    example_id=example.example_id,
-                    input=example.input,
-                    expected_output=example.expected_output,
-                    model_output=output,
-                    loss=loss,
-                    similarity=sim,
-                    exact_match=exact,
-                    metadata=meta,
-                )
-            )
-        snapshot = Snapshot(
-            snapshot_id=f"{self.dataset_name}_step_{job.step:06d}",
-            training_step=job.step,
-            timestamp=job.timestamp,
-            model_version=job.model_version,
-            examples=rows,
-            summary=summarize(rows),
-            epoch=job.epoch,
-            train_loss=job.train_loss,
-            learning_rate=job.learning_rate,
-            eval_seconds=job.eval_seconds,
-        )
-        path = self.store.write(snapshot)
-        self.last_write_seconds = time.perf_counter() - t0
-        summary = snapshot.summary
-        assert summary is not None
-        loss_text = f"{summary.avg_loss:.3f}" if summary.avg_loss is not None else "n/a"
-        logger.info(
-            "snapshot %s: accuracy %.1f%% (%d/%d), avg loss %s",
-            path.name,
-            100 * summary.accuracy,
-            summary.correct,
-            summary.total_examples,
-            loss_text,
-        )
-        with self._lock:
-            if job.step > self._manifest.current_step:
-                self._manifest.current_step = job.step
-        now = time.monotonic()
-        if now - self._last_heartbeat >= self.heartbeat_seconds:
-            self._last_heartbeat = now
-            self._write_manifest()
-
-    def _write_manifest(self) -> None:
-        with self._lock:
-            self._manifest.updated_at = utc_now_iso()
-            manifest = RunManifest(**{f: getattr(self._manifest, f) for f in RunManifest.__struct_fields__})
-            manifest.example_ids = list(manifest.example_ids)
-        self.store.write_manifest(manifest)
-
-    def _atexit(self) -> None:
-        # The seed never calls close(): flush at interpreter exit. An uncaught exception means training failed.
-        status: RunStatus = "failed" if _uncaught else "finished"
-        try:
-            self.close(status)
-        except Exception:
-            logger.exception("closing the tracker at exit failed")
-
-
-def _new_directory(parent: Path, name: str) -> Path:
-    """Create ``parent/name`` (made path-safe), or ``name-2``, ``name-3``... when taken; never reuse one."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".") or "run"
-    target, n = parent / safe, 1
-    while True:
-        try:
-            target.mkdir(parents=True)
-            return target
-        except FileExistsError:
-            n += 1
-            target = parent / f"{safe}-{n}"
-
-
-def _is_examples(source: Any) -> bool:
-    return isinstance(source, list) and bool(source) and all(isinstance(e, Example) for e in source)
-
-
-def _join_queue(q: queue.Queue[Any], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while q.unfinished_tasks and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-_uncaught = False
-
-
-def _note_uncaught(exc_type: Any, exc: Any, tb: Any) -> None:
-    global _uncaught
-    _uncaught = True
-    _previous_excepthook(exc_type, exc, tb)
-
-
-# Lets the exit hook tell a crashed run (status "failed") from one that ended without calling close().
-_previous_excepthook = sys.excepthook
-sys.excepthook = _note_uncaught
+        self._live.note_error(step, message)
+        if self._writer is not None and not self._closed:
+            self._writer.write_manifest()

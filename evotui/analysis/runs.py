@@ -21,7 +21,7 @@ class RunInfo:
     snapshots: int
     latest_step: int | None
     accuracy: float | None
-    status: str  # running | finished | failed | unknown (no run.json) | unreadable
+    status: str  # running | finished | failed | stopped | unknown (no run.json) | unreadable
     updated: datetime | None
     problem: str = ""
 

@@ -18,7 +18,7 @@ import numpy as np
 from evotui.analysis.history import RunHistory
 from evotui.analysis.runs import parse_time
 from evotui.watch.tail import DIR_OK, LoadProgress
-from tracker.schema import RunManifest
+from tracker.schema import TERMINAL_STATUSES, RunManifest
 from tracker.store import ReadError
 
 # Like W&B's terminal viewer: a run silent for 10 minutes is stale, and revived when it writes again.
@@ -67,12 +67,12 @@ class RunFacts:
         return max(times) if times else None
 
     def status(self, now: float) -> str:
-        """waiting | loading | live | stale | finished | failed | gone (the directory disappeared)."""
+        """waiting | loading | live | stale | finished | failed | stopped | gone (the directory disappeared)."""
         if self.dir_state and self.dir_state != DIR_OK and self.history.n_steps:
             return "gone"
         if self.history.n_steps == 0:
             return "loading" if self.load.active else "waiting"
-        if self.manifest is not None and self.manifest.status in ("finished", "failed"):
+        if self.manifest is not None and self.manifest.status in TERMINAL_STATUSES:
             return self.manifest.status
         activity = self.last_activity()
         if activity is not None and now - activity > STALE_AFTER_SECONDS:

@@ -19,7 +19,14 @@ from evotui.analysis.runs import RunInfo, describe_run, find_runs
 from evotui.watch.text import cell_text, visible
 from evotui.watch.widgets.run_header import format_age
 
-STATUS_STYLE = {"running": "green", "finished": "blue", "failed": "red", "unknown": "dim", "unreadable": "red"}
+STATUS_STYLE = {
+    "running": "green",
+    "finished": "blue",
+    "failed": "red",
+    "stopped": "yellow",  # ended on purpose (Ctrl-C, SIGTERM)
+    "unknown": "dim",
+    "unreadable": "red",
+}
 
 
 class RunPickerScreen(Screen[None]):

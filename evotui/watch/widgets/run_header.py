@@ -13,6 +13,7 @@ STATUS_MARKS = {
     "stale": ("◌ stale", "bold yellow"),
     "finished": ("■ finished", "bold blue"),
     "failed": ("✗ failed", "bold red"),
+    "stopped": ("■ stopped", "bold yellow"),  # ended on purpose (Ctrl-C, SIGTERM): not a failure
     "waiting": ("… waiting", "dim"),
     "loading": ("◐ loading", "bold cyan"),
     "gone": ("✗ directory gone", "bold red"),

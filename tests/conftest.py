@@ -28,6 +28,7 @@ APP_TEST_FILES = {
     "test_app_dynamics.py",
     "test_reliability_watch.py",
     "test_insights_app.py",
+    "test_watch_compare.py",
 }
 
 

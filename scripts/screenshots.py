@@ -4,8 +4,9 @@
 
 Trains ``tracker.toy_train`` for real (seed 0, 100 examples, a snapshot every 25 steps, torch on one
 thread; about 20 s on 2 cores), plus two short runs (another seed, a narrower model) so that the run
-picker has a choice. Then it drives the app under Pilot at fixed sizes with a frozen clock (12 s after
-the last snapshot shown) and saves one SVG per screen. Nothing shown is made up: the hero picture
+picker has a choice, and the main run again with another learning rate for the compare picture. Then
+it drives the app under Pilot at fixed sizes with a frozen clock (12 s after the last snapshot shown)
+and saves one SVG per screen. Nothing shown is made up: the hero picture
 (main.svg) is the same run cut at a mid-run snapshot, with run.json saying "running" at that step, as
 the viewer saw it while the run was live (its clock 2 s after that snapshot).
 
@@ -92,6 +93,20 @@ async def picker(pilot: Pilot) -> None:
     await pilot.pause(0.3)
 
 
+async def compared(pilot: Pilot) -> None:
+    """The compare screen with its comparison on screen, the cursor two rows down, the detail drawn."""
+    from evotui.watch.screens.compare_runs import CompareRunsScreen
+    from evotui.watch.widgets.compare_detail import CompareDetail
+
+    app = pilot.app
+    await wait(pilot, lambda: isinstance(app.screen, CompareRunsScreen) and app.screen.loaded)
+    await pilot.press("down", "down")
+    screen = app.screen
+    detail = screen.query_one(CompareDetail)
+    await wait(pilot, lambda: detail.shown is not None and detail.shown[1] == screen.selected)
+    await pilot.pause(0.5)
+
+
 @dataclass
 class Shot:
     name: str
@@ -99,10 +114,11 @@ class Shot:
     size: tuple[int, int]
     step: Step
     title: str
+    compare: tuple[Path, ...] = ()  # runs compared with ``target`` (`evotui watch TARGET COMPARE...`)
 
 
 async def shoot(shot: Shot, now: float, out: Path) -> None:
-    app = make_app(shot.target, interval=0.05, clock=lambda: now)
+    app = make_app(shot.target, interval=0.05, clock=lambda: now, compare=shot.compare)
     async with app.run_test(size=shot.size) as pilot:
         await shot.step(pilot)
         app.save_screenshot(filename=shot.name, path=str(out))
@@ -167,11 +183,14 @@ def main() -> None:
         train(run_dir, steps=args.steps, seed=0)
         train(runs / "toy-addition-seed1", steps=300, seed=1)
         train(runs / "toy-addition-h32", steps=300, seed=0, hidden=32)
+        # The same examples and seed with a higher learning rate, beside the run picker's directory.
+        other_lr = Path("compare") / "toy-addition-lr1e-2"
+        train(other_lr, steps=args.steps, seed=0, learning_rate=1e-2)
         # The live copy lives in another directory under the same relative name, so its header reads
         # "runs/toy-addition" too.
         live_root = Path(tmp) / "live"
         live_moment = cut_live_copy(run_dir, live_root / run_dir, HERO_FRACTION)
-        finished_now = last_snapshot_time(run_dir) + CLOCK_AFTER_LAST_SNAPSHOT
+        finished_now = max(last_snapshot_time(p) for p in (run_dir, other_lr)) + CLOCK_AFTER_LAST_SNAPSHOT
         picker_now = max(last_snapshot_time(p) for p in runs.iterdir()) + CLOCK_AFTER_LAST_SNAPSHOT
 
         older = ["left_square_bracket"] * 24  # from the last snapshot back to mid-run, where answers change most
@@ -196,6 +215,14 @@ def main() -> None:
                 "a text filter and reversed sort",
             ),
             Shot("help.svg", run_dir, (100, 32), then("question_mark"), "help"),
+            Shot(
+                "compare-runs.svg",
+                run_dir,
+                (160, 48),
+                compared,
+                "two real runs compared: learning rates 3e-3 and 1e-2 on the same examples",
+                compare=(other_lr,),
+            ),
             Shot("runs.svg", runs, (100, 16), picker, "the run picker on a directory of three runs"),
         ]
         print("pictures:")

@@ -20,6 +20,18 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# Test modules that drive the real app under Pilot, besides those found by ``_drives_the_app``.
+APP_TEST_FILES = {
+    "test_watch_app.py",
+    "test_watch_snapshots.py",
+    "test_watch_service.py",
+    "test_app_dynamics.py",
+    "test_reliability_watch.py",
+    "test_insights_app.py",
+    "test_watch_compare.py",
+}
+
+
 def _drives_the_app(module: object) -> bool:
     """A test module that builds the real app (``make_app``) to drive it under Pilot."""
     return getattr(module, "make_app", None) is not None or getattr(module, "app_for", None) is not None
@@ -30,7 +42,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("slow") is not None:
             continue
         module = getattr(item, "module", None)
-        item.add_marker(pytest.mark.app if _drives_the_app(module) else pytest.mark.unit)
+        app = _drives_the_app(module) or Path(str(item.fspath)).name in APP_TEST_FILES
+        item.add_marker(pytest.mark.app if app else pytest.mark.unit)
 
 
 @pytest.fixture(autouse=True)

@@ -365,7 +365,7 @@ async def test_e_exports_the_rows_the_filter_shows(run_dir: Path, tmp_path: Path
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is dialog  # refused, with the reason, nothing written
-        assert "name the file .csv or .jsonl" in str(dialog.query_one("#export-problem").render())
+        assert "name the file .csv, .jsonl or .parquet" in str(dialog.query_one("#export-problem").render())
         field.value = str(target)  # type: ignore[attr-defined]
         await pilot.press("enter")
         await wait_for(pilot, lambda: main.last_export is not None, "the export")

@@ -113,7 +113,7 @@ def test_export_csv_long_table(run_dir: Path, tmp_path: Path) -> None:
     assert ("30", "c") not in by_key
     a20 = by_key[("20", "a")]
     assert (a20["exact_match"], a20["model_output"], a20["forgotten_here"]) == ("false", "x", "true")
-    assert (a20["status"], a20["forget_count"], a20["learned_step"], a20["learned_after"]) == (
+    assert (a20["status"], a20["forgets"], a20["learned_step"], a20["learned_after"]) == (
         "unstable",
         "1",
         "30",
@@ -143,7 +143,7 @@ def test_export_jsonl_and_a_filtered_subset(run_dir: Path, tmp_path: Path) -> No
 def test_export_refuses_other_extensions_before_reading(run_dir: Path, tmp_path: Path, name: str) -> None:
     code, out = invoke("export", str(tmp_path / "missing-dir"), "-o", str(tmp_path / name))
     assert code == 1
-    assert "name the file .csv or .jsonl" in out
+    assert "name the file .csv, .jsonl or .parquet" in out
     assert not (tmp_path / name).exists()
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temp file left either
 
@@ -202,10 +202,10 @@ def test_report_and_export_agree_with_the_files_of_a_real_run(trained_run: Path,
             assert row["model_output"] == source.model_output
             assert row["exact_match"] == source.exact_match
             assert row["loss"] == pytest.approx(source.loss)
-    # Each example's forget_count is the number of its rows marked forgotten_here.
+    # Each example's forgets is the number of its rows marked forgotten_here.
     for example_id in history.example_ids:
         mine = [r for r in rows if r["example_id"] == example_id]
-        assert sum(bool(r["forgotten_here"]) for r in mine) == mine[0]["forget_count"]
+        assert sum(bool(r["forgotten_here"]) for r in mine) == mine[0]["forgets"]
         assert len({r["status"] for r in mine}) == 1
 
 

@@ -14,6 +14,7 @@ import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +65,9 @@ class StepColumn:
     learning_rate: float | None = None
     eval_seconds: float | None = None
     n_present: int = 0
+    # True where the output stopped at max_new_tokens (the tracker's per-row ``metadata["finish"] ==
+    # "length"``); None when no row of the snapshot says how its generation ended (seed-format files).
+    hit_limit: np.ndarray | None = None
 
     def value(self, name: str, index: int) -> float:
         arr: np.ndarray = getattr(self, name)
@@ -99,6 +103,8 @@ class RunHistory:
     example_ids: list[str] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)
+    # Each example's ``metadata`` as of its latest text update (like ``inputs``): what slices are cut by.
+    metadata: list[dict[str, Any]] = field(default_factory=list)
     steps: list[int] = field(default_factory=list)
     columns: dict[int, StepColumn] = field(default_factory=dict)
     version: int = 0
@@ -141,6 +147,7 @@ class RunHistory:
                 self.example_ids.extend(ids)
                 self.inputs.extend([""] * len(ids))
                 self.expected.extend([""] * len(ids))
+                self.metadata.extend([{}] * len(ids))
             positions = self._last_positions
             if positions is None or positions.shape[0] != len(ids) or not n_before:
                 positions = np.arange(len(ids), dtype=np.int64)
@@ -157,6 +164,7 @@ class RunHistory:
                     self.example_ids.append(example_id)
                     self.inputs.append("")
                     self.expected.append("")
+                    self.metadata.append({})
                     new_examples += 1
                 positions[j] = i
         self._last_ids = ids
@@ -164,6 +172,7 @@ class RunHistory:
         n = len(self.example_ids)
         # The latest text wins: a rerun may fix an example's expected output.
         identity = positions.shape[0] == n and bool(np.array_equal(positions, np.arange(n)))
+        metas = [r.metadata for r in rows]
         if new_examples:
             self.texts_version += 1
         if identity:
@@ -174,6 +183,7 @@ class RunHistory:
                     self.inputs[:] = inputs
                     self.expected[:] = expected
                     self.texts_version += 1
+                self.metadata[:] = metas
             outputs: list[str | None] = [r.model_output for r in rows]
         else:
             outputs = [None] * n
@@ -182,6 +192,7 @@ class RunHistory:
                 if texts or i >= n_before:
                     self.inputs[i] = row.input
                     self.expected[i] = row.expected_output
+                    self.metadata[i] = row.metadata
                 outputs[i] = row.model_output
             if texts:
                 self.texts_version += 1
@@ -198,6 +209,11 @@ class RunHistory:
             loss[where] = _float_column([r.loss for r in rows])
             sim[where] = _float_column([r.similarity for r in rows])
             exact[where] = np.array([r.exact_match for r in rows], dtype=np.float64)
+        hit_limit = None
+        if any(metas):  # the tracker writes {"finish": "eos" | "length"} per row; seed files mostly {}
+            hit_limit = np.zeros(n, dtype=bool)
+            hit = np.fromiter((m.get("finish") == "length" for m in metas), dtype=bool, count=len(metas))
+            hit_limit[slice(None) if identity else positions] = hit
         step = snapshot.training_step
         replaced = step in self.columns
         self.columns[step] = StepColumn(
@@ -214,6 +230,7 @@ class RunHistory:
             learning_rate=snapshot.learning_rate,
             eval_seconds=snapshot.eval_seconds,
             n_present=len(rows),
+            hit_limit=hit_limit,
         )
         if not replaced:
             bisect.insort(self.steps, step)
@@ -231,6 +248,7 @@ class RunHistory:
             example_ids=list(self.example_ids),
             inputs=list(self.inputs),
             expected=list(self.expected),
+            metadata=list(self.metadata),
             steps=list(self.steps),
             columns=dict(self.columns),
             version=self.version,
@@ -246,6 +264,7 @@ class RunHistory:
             if i is not None:
                 self.inputs[i] = row.input
                 self.expected[i] = row.expected_output
+                self.metadata[i] = row.metadata
         self.version += 1
         self.texts_version += 1
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from evotui.analysis.dynamics import RunDynamics, compute_dynamics
 from evotui.analysis.history import RunHistory
+from evotui.analysis.insights import find_insights
 from tracker.schema import RunManifest
 from tracker.store import ReadError
 
@@ -22,12 +23,18 @@ def _num(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
+def dynamics_row(dyn: RunDynamics, i: int) -> dict[str, Any]:
+    """``dyn.row(i)`` with the project's one name for the forgetting count: ``forgets``."""
+    row = dyn.row(i)
+    return {("forgets" if k == "forget_count" else k): v for k, v in row.items()}
+
+
 def _example(history: RunHistory, dyn: RunDynamics, i: int) -> dict[str, Any]:
     evaluations = history.prediction_history(i)
     latest = evaluations[-1] if evaluations else None
     return {
         "example_id": history.example_ids[i],
-        **dyn.row(i),
+        **dynamics_row(dyn, i),
         "input": history.inputs[i],
         "expected_output": history.expected[i],
         "latest_step": latest.step if latest is not None else None,  # its latest evaluation
@@ -58,7 +65,8 @@ def build_report(
     directory: str | os.PathLike[str] | None = None,
     top: int = 10,
 ) -> dict[str, Any]:
-    """The report as JSON-ready data."""
+    """The report as JSON-ready data. ``insights``: every insight of ``evotui.analysis.insights``, newest
+    first, each with kind, severity, step, message and example_ids (plus key, p_value and data)."""
     dyn = compute_dynamics(history)
     summaries = history.summary_series()
     forgotten_at = {r.step: r for r in dyn.regressions}
@@ -115,6 +123,7 @@ def build_report(
             }
             for r in dyn.regressions
         ],
+        "insights": [insight.to_dict() for insight in find_insights(history, dyn, manifest)] if history.n_steps else [],
         "hardest": [_example(history, dyn, i) for i in hardest(dyn, top)],
         "most_forgotten": [_example(history, dyn, i) for i in most_forgotten(dyn, top)],
         "read_errors": [{"file": str(e.path), "reason": e.reason} for e in (errors or [])],

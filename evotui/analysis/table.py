@@ -73,6 +73,8 @@ class TableQuery:
     sort: str = "id"
     reverse: bool = False
     step: int | None = None  # None: the latest snapshot
+    only: tuple[int, ...] | None = None  # just these examples (an insight's evidence); None: no such filter
+    only_label: str = ""  # what ``only`` is, for the filter bar
 
 
 @dataclass
@@ -330,6 +332,10 @@ def table_rows(history: RunHistory, dynamics: Any | None, query: TableQuery) -> 
     if needle:
         matches = text_mask(history, columns, needle)
         mask = matches if mask is None else mask & matches
+    if query.only is not None:
+        chosen = np.zeros(n, dtype=bool)
+        chosen[[i for i in query.only if i < n]] = True
+        mask = chosen if mask is None else mask & chosen
     indices = np.arange(n, dtype=np.int64) if mask is None else np.flatnonzero(mask).astype(np.int64)
     # Always sorted by a column, the one the header's arrow marks: the default is id (natural order,
     # "ex_9" before "ex_10"), not an unmarked file order.

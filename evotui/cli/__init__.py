@@ -34,6 +34,7 @@ def check_watch_path(path: Path) -> str | None:
 
 @main.command("watch")
 @click.argument("directory", type=click.Path(path_type=Path))
+@click.argument("others", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.05, max=3600),
@@ -41,8 +42,16 @@ def check_watch_path(path: Path) -> str | None:
     show_default=True,
     help="Seconds between two looks at the directory.",
 )
-def watch_command(directory: Path, interval: float) -> None:
-    """Watch a run directory (or a directory of runs) live.
+@click.option("--bell", is_flag=True, help="Ring the terminal bell for each new insight of severity warning or higher.")
+@click.option(
+    "--alerts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Append each new insight (warning or higher) to FILE as one JSON line, once per insight, across restarts.",
+)
+def watch_command(directory: Path, others: tuple[Path, ...], interval: float, bell: bool, alerts: Path | None) -> None:
+    """Watch a run directory (or a directory of runs) live; give two run directories or more
+    (DIRECTORY OTHERS...) to compare them, live, example by example (the first is A, the reference).
 
     DIRECTORY may not exist yet: the viewer waits for the first snapshot.
 
@@ -51,12 +60,13 @@ def watch_command(directory: Path, interval: float) -> None:
     their tracebacks go to a log file: $EVOTUI_LOG if set, else
     $XDG_STATE_HOME/evotui/evotui.log (default ~/.local/state/evotui/evotui.log).
     """
-    problem = check_watch_path(directory)
-    if problem is not None:
-        raise click.ClickException(problem)
+    for path in (directory, *others):
+        problem = check_watch_path(path)
+        if problem is not None:
+            raise click.ClickException(problem)
     from evotui.watch.app import make_app  # textual is imported only for the command that needs it
 
-    make_app(directory, interval=interval).run()
+    make_app(directory, interval=interval, compare=others, bell=bell, alerts=alerts).run()
 
 
 @main.command("demo")
@@ -144,13 +154,50 @@ def report_command(directory: str, as_json: bool, top: int) -> None:
 @main.command("export")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=str))
 @click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=str), help="FILE.csv or FILE.jsonl"
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="FILE.csv, FILE.jsonl or FILE.parquet (Parquet needs pyarrow: pip install 'evotui[parquet]').",
 )
-def export_command(directory: str, output: str) -> None:
-    """Write a row per example per step (with each example's dynamics) as CSV or JSONL."""
+@click.option("--difficulty", is_flag=True, help="A row per example (learned step, forgets, data map, slices).")
+@click.option(
+    "--select",
+    metavar="NAMES",
+    help="Only examples with these statuses or regions, e.g. never,forgotten (known, learned, unstable, forgotten, "
+    "never, easy, ambiguous, hard).",
+)
+@click.option("--as-examples", is_flag=True, help="Write the examples as training rows (.jsonl), e.g. the hard ones.")
+@click.option(
+    "--shape",
+    type=click.Choice(["auto", "input", "prompt", "messages"]),
+    default="auto",
+    show_default=True,
+    help="With --as-examples: input/output, prompt/completion or chat messages rows (auto: input/output).",
+)
+@click.option(
+    "--examples",
+    "examples_source",
+    type=click.Path(exists=True, dir_okay=False, path_type=str),
+    help="With --as-examples: the examples file the run used; its own rows are written, in their own shape.",
+)
+def export_command(
+    directory: str,
+    output: str,
+    difficulty: bool,
+    select: str | None,
+    as_examples: bool,
+    shape: str,
+    examples_source: str | None,
+) -> None:
+    """Write a run as a table: a row per example per step with each example's dynamics (default), a row
+    per example (--difficulty), or chosen examples back as training rows (--as-examples).
+
+    CSV cells that a spreadsheet would run as a formula are escaped with a leading "'".
+    """
     from evotui.cli.export import run_export
 
-    run_export(directory, output)
+    run_export(directory, output, difficulty, select, as_examples, shape, examples_source)
 
 
 @main.command("serve")
@@ -187,3 +234,39 @@ def serve_command(directory: Path, host: str, port: int, token: str | None, inte
     except serve_mod.ServeError as exc:
         raise click.ClickException(str(exc)) from None
     serve_mod.run_serve(plan)
+
+
+# -- compare (issue 13) ---------------------------------------------------------------------------
+@main.command("compare")
+@click.argument("directories", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (for machines).")
+@click.option(
+    "--b",
+    "b",
+    default=2,
+    show_default=True,
+    type=click.IntRange(2),
+    help="Which run is B in the filters and the learned-step difference (its place among the runs given).",
+)
+@click.option(
+    "--filter",
+    "quick",
+    default="all",
+    show_default=True,
+    # evotui.analysis.compare.QUICK_KEYS (not imported here: the CLI starts without numpy)
+    type=click.Choice(
+        ["all", "a_only", "b_only", "both", "neither", "b_faster", "b_slower", "differ", "forgotten_one"]
+    ),
+    help="The examples listed: learned by A only, by B only, by both, by neither, B faster or slower, "
+    "answers differ now, forgotten in one only.",
+)
+@click.option("--top", default=30, show_default=True, type=click.IntRange(1), help="Examples listed.")
+def compare_command(directories: tuple[str, ...], as_json: bool, b: int, quick: str, top: int) -> None:
+    """Compare runs example by example: RUN_A RUN_B [RUN_C ...] (A is the reference).
+
+    Examples are matched by example_id, else by identical input text. Exit code 2 when a path is not a
+    readable run.
+    """
+    from evotui.cli.compare import run_compare
+
+    run_compare(directories, as_json, b, quick, top)

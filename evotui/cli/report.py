@@ -119,7 +119,7 @@ def _examples_table(title: str, rows: list[dict[str, Any]], forgetting: bool, wi
         if forgetting:
             steps = row["forgetting_steps"]
             middle = [
-                str(row["forget_count"]),
+                str(row["forgets"]),
                 ", ".join(f"{s:,}" for s in steps[:6]) + (" …" if len(steps) > 6 else ""),
             ]
         else:
@@ -131,6 +131,29 @@ def _examples_table(title: str, rows: list[dict[str, Any]], forgetting: bool, wi
             plain(row["input"]),
             plain(row["expected_output"], 20),
             plain(row["latest_output"], 20),
+        )
+    return table
+
+
+SEVERITY_STYLES = {"info": "cyan", "warning": "yellow", "critical": "bold red"}
+
+
+def _insights_table(report: dict[str, Any]) -> Table:
+    """Insights, newest first: severity, kind, step, the one-line message, how many examples are evidence."""
+    insights = report["insights"]
+    table = Table(title=f"Insights ({len(insights)})", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("step", justify="right", no_wrap=True)
+    table.add_column("what", ratio=1)
+    table.add_column("examples", justify="right", no_wrap=True)
+    for x in insights:
+        table.add_row(
+            Text(x["severity"], style=SEVERITY_STYLES.get(x["severity"], "")),
+            x["kind"],
+            f"{x['step']:,}",
+            plain(x["message"], None),  # metadata values and outputs are in it: untrusted
+            f"{len(x['example_ids']):,}",
         )
     return table
 
@@ -158,6 +181,10 @@ def render_report(report: dict[str, Any], width: int = 80) -> RenderableType:
     if not report["snapshots"]:
         parts.append(Text("No snapshots to report on.", style="bold yellow"))
         return Group(*parts)
+    if report["insights"]:
+        parts.append(_insights_table(report))
+    else:
+        parts.append(Text("Insights: none (no regression, output pathology, slice or plateau found)", style="dim"))
     parts += [_steps_table(report), _counts_table(report)]
     quantiles = report["learning_speed"]["quantiles"]
     if quantiles:
@@ -190,8 +217,20 @@ def render_report(report: dict[str, Any], width: int = 80) -> RenderableType:
     return Group(*parts)
 
 
+PIPE_WIDTH = 1000  # not a terminal: no width to fit, so lines are as long as their cells (CELL_CHARS)
+
+
+def report_console() -> Console:
+    """A terminal's width on a terminal; piped or redirected (no terminal), full width: Rich would
+    otherwise assume 80 columns and cut the text columns. An explicit COLUMNS wins."""
+    console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=PIPE_WIDTH)
+    return console
+
+
 def print_report(report: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or report_console()
     console.print(render_report(report, console.width))
 
 
@@ -201,6 +240,6 @@ def run_report(directory: str, as_json: bool, top: int) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False))
     else:
-        print_report(report, Console(highlight=False))
+        print_report(report, report_console())
     if not history.n_steps:
         raise click.ClickException(no_snapshots(directory))

@@ -7,7 +7,7 @@ Screens: ``MainScreen`` (one run, ``screens/main.py``), ``RunPickerScreen`` (a d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +18,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from evotui.analysis.runs import find_runs
+from evotui.watch.alerts import InsightAlerts
 from evotui.watch.screens.main import MainScreen
 from evotui.watch.service import RunService, TailerFactory
 from evotui.watch.tail import DirectoryTailer
@@ -37,9 +38,16 @@ class EvotuiApp(App[None]):
         interval: float = 0.5,
         clock: Clock = time.time,
         tailer_factory: TailerFactory = DirectoryTailer,
+        bell: bool = False,
+        alerts: str | Path | None = None,
+        compare: Sequence[str | Path] = (),
     ) -> None:
         super().__init__()
         self.path = Path(path)
+        # Which insights were announced (once each), the bell and the alerts file: the session's, not a screen's.
+        self.insight_alerts = InsightAlerts(Path(alerts) if alerts is not None else None, bell=bell, clock=clock)
+        # `evotui watch A B ...`: runs compared with ``path`` (A) on the compare screen.
+        self.compare_paths = [Path(p) for p in compare]
         self.interval = interval
         self.clock = clock
         self.tailer_factory = tailer_factory  # the tailing itself, injectable (tests: a tailer that fails)
@@ -89,7 +97,9 @@ class EvotuiApp(App[None]):
         self._started = True
         for service in self.services:
             service.start()
-        if not self._runs and self.path.is_dir() and self._has_subruns():
+        if self.compare_paths:
+            self.show_comparison([self.path, *self.compare_paths])
+        elif not self._runs and self.path.is_dir() and self._has_subruns():
             self.show_run_picker(self.path)
         else:
             self.push_screen(MainScreen(self.path, self.clock))
@@ -122,6 +132,12 @@ class EvotuiApp(App[None]):
         """The main screen for the run in ``path`` (from the run picker: esc goes back to it)."""
         self.push_screen(MainScreen(path, self.clock, from_picker=True))
 
+    def show_comparison(self, paths: Sequence[Path], from_picker: bool = False) -> None:
+        """The compare screen for the runs in ``paths`` (the first is A); from the run picker, esc goes back."""
+        from evotui.watch.screens.compare_runs import CompareRunsScreen  # imported only when comparing
+
+        self.push_screen(CompareRunsScreen(paths, self.clock, from_picker=from_picker))
+
     def notify(
         self,
         message: str,
@@ -145,6 +161,9 @@ class EvotuiApp(App[None]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Keys and what the columns mean", self.action_help)
+        screen_commands = getattr(screen, "system_commands", None)  # screens with their own entries
+        if screen_commands is not None:
+            yield from screen_commands()
         if isinstance(screen, MainScreen):
             for title, help_text, callback in screen.palette_commands():
                 yield SystemCommand(title, help_text, callback)
@@ -155,7 +174,14 @@ def make_app(
     interval: float = 0.5,
     clock: Clock = time.time,
     tailer_factory: TailerFactory = DirectoryTailer,
+    bell: bool = False,
+    alerts: str | Path | None = None,
+    compare: Sequence[str | Path] = (),
 ) -> EvotuiApp:
     """The app for ``evotui watch PATH``; tests pass a frozen ``clock``, a short ``interval`` and, to
-    check the failure path, a ``tailer_factory`` whose tailer fails."""
-    return EvotuiApp(path, interval=interval, clock=clock, tailer_factory=tailer_factory)
+    check the failure path, a ``tailer_factory`` whose tailer fails. ``bell`` and ``alerts`` (a file):
+    how new insights are announced besides a notification (``evotui.watch.alerts``). ``compare``: more
+    run directories, compared with ``path`` on the compare screen."""
+    return EvotuiApp(
+        path, interval=interval, clock=clock, tailer_factory=tailer_factory, bell=bell, alerts=alerts, compare=compare
+    )

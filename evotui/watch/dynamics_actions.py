@@ -176,9 +176,12 @@ class DynamicsActions:
 
     def travel_note(self) -> str:
         step = self.view_step
+        # An insight's evidence shown (``i``, then enter): say which, and how to leave it.
+        only = f"{self.query_state.only_label} (esc: all)" if self.query_state.only is not None else ""
         if step is None:
-            return ""
-        return f"as of step {step:,} (computing…)" if self.travel_pending else f"as of step {step:,} (esc: latest)"
+            return only
+        note = f"as of step {step:,} (computing…)" if self.travel_pending else f"as of step {step:,} (esc: latest)"
+        return f"{note} · {only}" if only else note
 
     def travel_to(self, step: int | None) -> None:
         """Show the table as of ``step``; the latest step (or None) follows the run live again."""
@@ -325,9 +328,10 @@ class DynamicsActions:
 
         def build() -> None:
             buffer = io.BytesIO()
-            count = write_rows_to(buffer, export_format(name), rows)
+            fmt = export_format(name)
+            count = write_rows_to(buffer, fmt, rows)
             self.last_export = (Path(name), count)
-            mime = "text/csv" if name.lower().endswith(".csv") else "application/x-ndjson"
+            mime = {"csv": "text/csv", "jsonl": "application/x-ndjson"}.get(fmt, "application/vnd.apache.parquet")
             self.app.call_from_thread(self.app.deliver_binary, buffer, save_filename=name, mime_type=mime)
             self.app.call_from_thread(
                 self.notify, f"{count:,} rows sent to your browser as {name}", title="export", markup=False

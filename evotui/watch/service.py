@@ -168,6 +168,7 @@ class RunService:
         self._builder: DynamicsBuilder | None = None  # the dynamics, kept up to date snapshot by snapshot
         self._built_columns: list[StepColumn] = []  # the columns fed to it, in order
         self._checkpoints: list[Checkpoint] = []  # copies of it every CHECKPOINT_EVERY snapshots
+        self._insight_engine: Any = None  # evotui.analysis.insights.InsightEngine, made in the thread
         self._insights: tuple[Any, ...] = ()
 
     # -- lifecycle (UI thread) ------------------------------------------------------------------------
@@ -339,8 +340,20 @@ class RunService:
 
     def _compute_insights(self, history: RunHistory, dynamics: RunDynamics | None) -> tuple[Any, ...]:
         """Insights of the run as of ``history`` (issue 14: ``evotui.analysis.insights``), in this thread,
-        once per change of the data. None yet: an empty tuple."""
-        return ()
+        once per change of the data, incrementally: the engine keeps its per-snapshot work. A failure here
+        is logged and leaves the view without insights; it never stops the run's updates."""
+        if dynamics is None:
+            return ()
+        try:
+            from evotui.analysis.insights import InsightEngine
+
+            if self._insight_engine is None:
+                self._insight_engine = InsightEngine()
+            return self._insight_engine.update(history, dynamics, self._manifest)
+        except Exception as exc:
+            record_failure(f"insights for {self.path}", exc)
+            self._insight_engine = None
+            return ()
 
     def _make_view(self, history: RunHistory, **extra: Any) -> RunView:
         self._version += 1

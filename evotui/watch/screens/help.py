@@ -22,7 +22,8 @@ HELP = """\
 | `m` | data map: variability against confidence; choose a region to filter the table |
 | `r` | regressions: snapshots where accuracy fell (red on the accuracy sparkline) or examples were forgotten |
 | `c` | compare two snapshots' outputs side by side, changed characters highlighted |
-| `e` | export the rows shown (a row per example per step) as .csv or .jsonl |
+| `i` | insights (regressions, output collapse, slices...); enter shows an insight's examples |
+| `e` | export the rows shown (a row per example per step) as .csv, .jsonl or .parquet; the full path is shown first |
 | `s` / `S` | sort by the next column / reverse it (the header's arrow marks it; first by id); or click a title |
 | `↑ ↓ PgUp PgDn Home End` | move in the table (mouse: click, wheel) |
 | `enter` / `d` | detail pane full height, and back |

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from evotui.analysis.table import COLUMN_KEYS, COLUMNS, QUICK_FILTERS, TableQuery, TableRows, table_rows
 from evotui.watch.dynamics_actions import DYNAMICS_BINDINGS, DynamicsActions, regression_steps
 from evotui.watch.failure_log import record_failure
+from evotui.watch.insight_actions import INSIGHT_BINDINGS, InsightActions
 from evotui.watch.messages import ExampleSelected
 from evotui.watch.screens.waiting import WaitingScreen
 from evotui.watch.service import RunService, RunUpdated, RunView
@@ -43,7 +44,7 @@ DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table
 LIVE_DETAIL_EVERY = 2.0
 
 
-class MainScreen(DynamicsActions, Screen[None]):
+class MainScreen(DynamicsActions, InsightActions, Screen[None]):
     """One run, followed live (step travel, data map, compare and export come from DynamicsActions)."""
 
     # No automatic focus: Textual's would give it to the first focusable widget, the filter box, after a
@@ -69,6 +70,7 @@ class MainScreen(DynamicsActions, Screen[None]):
         Binding("w", "show_skipped", "Skipped files", show=False),
         Binding("z", "toggle_table", "Table only", show=False),
         *DYNAMICS_BINDINGS,
+        *INSIGHT_BINDINGS,
     ]
 
     def __init__(self, path: Path, clock: Clock = time.time, from_picker: bool = False) -> None:
@@ -158,6 +160,7 @@ class MainScreen(DynamicsActions, Screen[None]):
             latest = view.history.latest_step
             if previous.loaded and latest is not None and latest not in previous.history.columns:
                 self._announce_snapshot(latest)
+        self.announce_insights(previous, view)
         self._update_header()
         if view.loaded:
             self.loaded = True
@@ -343,7 +346,9 @@ class MainScreen(DynamicsActions, Screen[None]):
             ("Regressions", "Snapshots where accuracy fell or examples were forgotten (r)",
              self.action_regressions),
             ("Compare snapshots", "Two snapshots' outputs side by side, changes marked (c)", self.action_compare),
-            ("Export", "Write the rows shown as CSV or JSONL (e)", self.action_export),
+            ("Export", "Write the rows shown as CSV, JSONL or Parquet (e)", self.action_export),
+            ("Insights", "Regressions, output collapse, slices...; choose one to see its examples (i)",
+             self.action_insights),
             ("Skipped files", "Files that could not be read, and why (w)", self.action_show_skipped),
         ]  # fmt: skip
         return commands
@@ -394,6 +399,8 @@ class MainScreen(DynamicsActions, Screen[None]):
             self.focus_pane()
         elif self.view_step is not None:
             self.travel_to(None)
+        elif self.clear_evidence():
+            pass  # an insight's evidence was shown: all examples again
         elif self.query_state.text or self.query_state.quick != "all":
             field.value = ""
             self.action_quick("all")

@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# The test modules that drive the real app under Pilot.
+# Test modules that drive the real app under Pilot, besides those found by ``_drives_the_app``.
 APP_TEST_FILES = {
     "test_watch_app.py",
     "test_watch_snapshots.py",
@@ -32,12 +32,18 @@ APP_TEST_FILES = {
 }
 
 
+def _drives_the_app(module: object) -> bool:
+    """A test module that builds the real app (``make_app``) to drive it under Pilot."""
+    return getattr(module, "make_app", None) is not None or getattr(module, "app_for", None) is not None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("slow") is not None:
             continue
-        name = Path(str(item.fspath)).name
-        item.add_marker(pytest.mark.app if name in APP_TEST_FILES else pytest.mark.unit)
+        module = getattr(item, "module", None)
+        app = _drives_the_app(module) or Path(str(item.fspath)).name in APP_TEST_FILES
+        item.add_marker(pytest.mark.app if app else pytest.mark.unit)
 
 
 @pytest.fixture(autouse=True)

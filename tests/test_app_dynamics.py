@@ -186,6 +186,8 @@ async def test_step_travel_detail_pane_tells_the_status_as_of_the_travelled_step
         assert title.split(" · ")[1] == whole.status[index] and "as of step" not in title
         await pilot.press(*["left_square_bracket"] * back)
         await wait_for(pilot, lambda: main.view_step == steps[k], "the travel")
+        # The detail pane follows the travel a moment later (like a cursor move).
+        await wait_for(pilot, lambda: detail.shown is not None and detail.shown[4] == steps[k], "the detail pane")
         await pilot.pause()
         title = str(main.query_one("#detail-title").render())
         assert title.split(" · ")[1:3] == [f"as of step {steps[k]:,}", now.status[index]]

@@ -18,6 +18,7 @@ import pytest
 from rich.segment import Segment
 
 from evotui.watch.app import make_app
+from evotui.watch.screens.main import MainScreen
 from tests._reliability_helpers import FIVE_MB_OUTPUT, hostile_snapshot, make_snapshot
 from tests._watch_helpers import screen_lines, screen_text, sync, wait_for, wait_loaded
 from tracker.schema import ExampleResult, Snapshot
@@ -117,8 +118,8 @@ async def test_watched_directory_deleted_replaced_unreadable_and_recreated(tmp_p
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot, 3)
 
-        def state():  # the view drawn now (each change is a new one)
-            return app.screen.state
+        def state():  # the main screen's view now (each change is a new one; it may be under the waiting screen)
+            return next(s for s in app.screen_stack if isinstance(s, MainScreen)).state
 
         vanish(run_dir)  # deleted
         await wait_for(pilot, lambda: state().dir_state == "disappeared")

@@ -81,6 +81,7 @@ class DynamicsActions:
 
         def refresh_table(self, follow: bool = False) -> None: ...
         def _show_detail(self) -> None: ...
+        def _schedule_detail(self) -> None: ...
         def action_quick(self, key: str) -> None: ...
         def notify(self, message: str, **kwargs: Any) -> None: ...
         def run_worker(self, work: Any, **kwargs: Any) -> Any: ...
@@ -169,7 +170,7 @@ class DynamicsActions:
             return
         if _same_key(message.key, self._travel_key(step)):
             self.refresh_table(follow=True)
-            self._show_detail()
+            self._schedule_detail()
         else:
             self.view_dynamics()  # another step (or new data) meanwhile: compute that one now
 
@@ -189,7 +190,9 @@ class DynamicsActions:
             step = None
         self.query_state.step = step
         self.refresh_table(follow=True)
-        self._show_detail()
+        # The detail pane (plot, long history: the costly redraw) follows a moment later, like a cursor
+        # move: the key's own screen update is the table and the "as of step" note.
+        self._schedule_detail()
 
     def _current_step(self) -> int | None:
         return self.view_step if self.view_step is not None else self.state.history.latest_step

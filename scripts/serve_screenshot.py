@@ -68,9 +68,9 @@ def take(run: Path, out: Path, cwd: Path) -> None:
 
 
 def _row_id(lines: list[str], index: int) -> str | None:
-    """The id of the table's ``index``-th row (the table's title row starts with "id")."""
+    """The id of the table's ``index``-th row (the title row: "id", its sort arrow, "status" ...)."""
     for i, line in enumerate(lines):
-        if line.startswith("id "):
+        if line.startswith("id") and "status" in line:  # "id▲ status ...": the sort arrow follows the id
             row = lines[i + 1 + index].split() if i + 1 + index < len(lines) else []
             return row[0] if row else None
     return None

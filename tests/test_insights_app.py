@@ -187,3 +187,19 @@ async def test_export_dialog_shows_the_full_path_and_asks_before_replacing(
         await pilot.press("enter")
         await wait_for(pilot, lambda: main.last_export is not None, "the second export")
     assert target.read_text() == written
+
+
+@pytest.mark.anyio
+async def test_the_insights_title_keeps_its_keys_at_80x24(tmp_path: Path) -> None:
+    """At 80 columns the title wraps instead of losing "esc: close" (it was cut after "enter: show its")."""
+    run = tmp_path / "run"
+    write_steps(run, range(0, DROP_AT + 2))
+    app = app_for(run)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: bool(main_screen(pilot).state.insights), "the run and its insights")
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InsightsScreen), "the insights screen")
+        await pilot.pause()
+        title = app.screen.query_one("#insights-title")
+        shown = " ".join(title.render_line(y).text.strip() for y in range(title.size.height))
+        assert "esc: close" in shown

@@ -41,7 +41,7 @@ class InsightsScreen(ModalScreen[Insight | None]):
         width: 120; max-width: 98%; height: 80%;
         border: round $primary; background: $surface;
     }
-    InsightsScreen #insights-title { height: 1; padding: 0 1; background: $panel; }
+    InsightsScreen #insights-title { height: auto; padding: 0 1; background: $panel; }
     InsightsScreen OptionList { height: 1fr; border: none; }
     """
 
@@ -51,7 +51,7 @@ class InsightsScreen(ModalScreen[Insight | None]):
         self.insights = list(insights)
 
     def compose(self) -> ComposeResult:
-        title = Text(no_wrap=True, overflow="ellipsis", end="")
+        title = Text(end="")  # wraps on a narrow terminal rather than losing its keys (80x24: two lines)
         alarms = sum(1 for x in self.insights if x.severity.value != "info")
         title.append(f"Insights: {len(self.insights)}", style="bold")
         title.append(f" · {alarms} warning or critical · newest first")

@@ -589,3 +589,25 @@ def comparison_data(cmp: Comparison, b: int = 1) -> dict[str, Any]:
         "quick_filters": cmp.quick_counts(b),
         "examples": examples,
     }
+
+
+# -- labels shared by `evotui compare` and the compare screen ---------------------------------------
+
+
+def run_letter(r: int) -> str:
+    """A, B, C, ... for the runs in the order given (A is the reference)."""
+    return chr(ord("A") + r) if r < 26 else f"#{r + 1}"
+
+
+def learned_label(value: float, x_axis: str) -> str:
+    """A learned step in x units: a step, or a fraction of max_steps; "—" when never learned."""
+    if math.isnan(value):
+        return "—"
+    return f"{value:.0%}" if x_axis == X_FRACTION else f"{value:,.0f}"
+
+
+def delta_label(value: float, x_axis: str) -> str:
+    """B - A in x units, signed (negative: B learned sooner); "—" unless both learned."""
+    if math.isnan(value):
+        return "—"
+    return f"{value * 100:+.0f}%" if x_axis == X_FRACTION else f"{value:+,.0f}"

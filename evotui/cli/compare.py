@@ -26,7 +26,10 @@ from evotui.analysis.compare import (
     Comparison,
     compare_runs,
     comparison_data,
+    delta_label,
+    learned_label,
     read_latest_metadata,
+    run_letter,
     run_names,
 )
 from evotui.analysis.dynamics import STATUSES
@@ -75,22 +78,10 @@ def _pct(value: float | None) -> str:
     return "—" if value is None or math.isnan(value) else f"{value * 100:.1f}%"
 
 
-def _x(value: float, x_axis: str) -> str:
-    if math.isnan(value):
-        return "—"
-    return f"{value:.0%}" if x_axis == X_FRACTION else f"{value:,.0f}"
-
-
 def _delta(value: float, x_axis: str) -> Text:
     """B - A in x units: negative (B learned sooner) green, positive red."""
-    if math.isnan(value):
-        return Text("—", style="dim")
-    shown = f"{value * 100:+.0f}%" if x_axis == X_FRACTION else f"{value:+,.0f}"
-    return Text(shown, style="green" if value < 0 else "red" if value > 0 else "")
-
-
-def _letter(r: int) -> str:
-    return chr(ord("A") + r) if r < 26 else f"#{r + 1}"
+    style = "dim" if math.isnan(value) else "green" if value < 0 else "red" if value > 0 else ""
+    return Text(delta_label(value, x_axis), style=style)
 
 
 def _runs_table(cmp: Comparison) -> Table:
@@ -102,9 +93,9 @@ def _runs_table(cmp: Comparison) -> Table:
         latest = side.latest_step
         step = "—" if latest is None else f"{latest:,}" + (f"/{side.max_steps:,}" if side.max_steps else "")
         q = side.learned_quartiles
-        quartiles = " / ".join(_x(q[p], cmp.x_axis) for p in (25, 50, 75)) if q else "—"
+        quartiles = " / ".join(learned_label(q[p], cmp.x_axis) for p in (25, 50, 75)) if q else "—"
         table.add_row(
-            _letter(r),
+            run_letter(r),
             plain(side.name, 40),
             f"{side.n_examples:,}",
             f"{side.own:,}",
@@ -119,7 +110,7 @@ def _status_table(cmp: Comparison) -> Table:
     table = Table(title="Examples by status (each run, all its examples)", title_justify="left")
     table.add_column("status")
     for r in range(cmp.n_runs):
-        table.add_column(_letter(r), justify="right")
+        table.add_column(run_letter(r), justify="right")
     for status in STATUSES:
         cells = []
         for side in cmp.runs:
@@ -140,22 +131,22 @@ def _accuracy_table(cmp: Comparison) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("fraction" if cmp.x_axis == X_FRACTION else "step", justify="right")
     for r, side in enumerate(cmp.runs):
-        table.add_column(Text(f"{_letter(r)} ") + plain(side.name, 20), justify="right")
+        table.add_column(Text(f"{run_letter(r)} ") + plain(side.name, 20), justify="right")
     lookup = [dict(zip(side.x.tolist(), side.accuracy.tolist(), strict=True)) for side in cmp.runs]
     for x in xs.tolist():
         cells = [_pct(by_x[x]) if x in by_x else "" for by_x in lookup]
-        table.add_row(_x(x, cmp.x_axis), *cells)
+        table.add_row(learned_label(x, cmp.x_axis), *cells)
     return table
 
 
 def _filters_table(cmp: Comparison, b: int) -> Table:
     counts = cmp.quick_counts(b)
-    table = Table(title=f"Quick filters (A against {_letter(b)})", title_justify="left")
+    table = Table(title=f"Quick filters (A against {run_letter(b)})", title_justify="left")
     table.add_column("filter")
     table.add_column("key", style="dim")
     table.add_column("examples", justify="right")
     for key, label in QUICK_FILTERS:
-        shown = label.replace(" B", f" {_letter(b)}") if b != 1 else label
+        shown = label.replace(" B", f" {run_letter(b)}") if b != 1 else label
         table.add_row(shown, key, f"{counts[key]:,}")
     return table
 
@@ -171,18 +162,18 @@ def _examples_table(cmp: Comparison, rows: np.ndarray, b: int, quick: str, width
     out_width = max(4, (width - fixed) // max(n, 1))
     table.add_column("id", no_wrap=True, overflow="ellipsis", min_width=min(id_width, 8), max_width=id_width)
     for r in range(n):
-        table.add_column(f"{_letter(r)} status", no_wrap=True, min_width=9)
+        table.add_column(f"{run_letter(r)} status", no_wrap=True, min_width=9)
         table.add_column("learned", justify="right", no_wrap=True, min_width=7)
-    table.add_column(f"{_letter(b)}−A", justify="right", no_wrap=True, min_width=6)
+    table.add_column(f"{run_letter(b)}−A", justify="right", no_wrap=True, min_width=6)
     for r in range(n):
-        table.add_column(f"{_letter(r)} output", no_wrap=True, overflow="ellipsis", max_width=out_width)
+        table.add_column(f"{run_letter(r)} output", no_wrap=True, overflow="ellipsis", max_width=out_width)
     delta = cmp.learned_difference(b)
     for m in rows.tolist():
         cells: list[Any] = [plain(cmp.example_ids[m], id_width)]
         for r in range(n):
             status = str(cmp.status[m, r])
             learned = float(cmp.learned_x[m, r])
-            cells += [Text(status, style=STATUS_STYLES.get(status, "")), _x(learned, cmp.x_axis)]
+            cells += [Text(status, style=STATUS_STYLES.get(status, "")), learned_label(learned, cmp.x_axis)]
         cells.append(_delta(float(delta[m]), cmp.x_axis))
         for r in range(n):
             exact = cmp.exact_now[m, r]
@@ -198,7 +189,7 @@ def _tags_table(cmp: Comparison) -> Table | None:
     table = Table(title="Accuracy by metadata tag (latest snapshot)", title_justify="left")
     table.add_column("tag", no_wrap=True, max_width=40)
     for r, side in enumerate(cmp.runs):
-        table.add_column(Text(f"{_letter(r)} ") + plain(side.name, 20), justify="right")
+        table.add_column(Text(f"{run_letter(r)} ") + plain(side.name, 20), justify="right")
     for tag in tags:
         cells = []
         for side in cmp.runs:
@@ -211,11 +202,11 @@ def _tags_table(cmp: Comparison) -> Table | None:
 def render_comparison(cmp: Comparison, b: int = 1, quick: str = "all", top: int = 30, width: int = 100) -> Group:
     head = Text("evotui compare", style="bold")
     for r, side in enumerate(cmp.runs):
-        head.append(f" · {_letter(r)} ", style="bold")
+        head.append(f" · {run_letter(r)} ", style="bold")
         head.append_text(plain(side.name, 40, style="cyan"))
     matching = Text(f"{cmp.n_matched:,} examples matched")
     matching.append(f" ({cmp.by_id:,} by id, {cmp.by_input:,} by input text)")
-    matching.append(" · own: " + " · ".join(f"{_letter(r)} {side.own:,}" for r, side in enumerate(cmp.runs)))
+    matching.append(" · own: " + " · ".join(f"{run_letter(r)} {side.own:,}" for r, side in enumerate(cmp.runs)))
     if cmp.input_differs:
         matching.append(f" · {cmp.input_differs:,} id matches have different inputs", style="yellow")
     axis = Text(

@@ -41,6 +41,8 @@ from evotui.analysis.compare import (
     CompareRun,
     Comparison,
     compare_runs,
+    learned_label,
+    run_letter,
     run_names,
 )
 from evotui.analysis.dynamics import STATUSES
@@ -51,7 +53,7 @@ from evotui.watch.screens.help import HelpScreen
 from evotui.watch.service import RunUpdated, RunView
 from evotui.watch.text import cell_text, visible
 from evotui.watch.widgets.compare_detail import CompareDetail
-from evotui.watch.widgets.compare_table import CompareRows, CompareTable, learned_text, run_letter, sort_key_of
+from evotui.watch.widgets.compare_table import CompareRows, CompareTable, sort_key_of
 from evotui.watch.widgets.example_table import STATUS_STYLES, SortRequested
 from evotui.watch.widgets.run_header import STATUS_MARKS, format_age, progress_bar
 from evotui.watch.widgets.runs_plot import RunsPlot, Series, run_style
@@ -246,7 +248,7 @@ def overview(cmp: Comparison, names: Sequence[str]) -> RenderableType:
     speed.add_column("accuracy now", justify="right")
     for r, side in enumerate(cmp.runs):
         qs = side.learned_quartiles
-        cells = [learned_text(qs[q], cmp.x_axis) if q in qs else "—" for q in (25, 50, 75)]
+        cells = [learned_label(qs[q], cmp.x_axis) if q in qs else "—" for q in (25, 50, 75)]
         acc = side.latest_accuracy
         label = Text(f"{run_letter(r)} ", style=f"bold {run_style(r)}")
         label.append_text(cell_text(names[r] if r < len(names) else side.name, 30))

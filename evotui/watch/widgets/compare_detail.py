@@ -13,11 +13,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from evotui.analysis.compare import X_FRACTION, Comparison
+from evotui.analysis.compare import X_FRACTION, Comparison, learned_label, run_letter
 from evotui.analysis.history import RunHistory
 from evotui.watch.screens.compare import diff_texts
 from evotui.watch.text import cell_text
-from evotui.watch.widgets.compare_table import learned_text, run_letter
 from evotui.watch.widgets.example_table import STATUS_STYLES
 from evotui.watch.widgets.runs_plot import RunsPlot, Series, run_style
 
@@ -76,7 +75,7 @@ def detail_title(cmp: Comparison, m: int, b: int, width: int) -> Text:
         text.append(status, style=STATUS_STYLES.get(status, ""))
         learned = float(cmp.learned_x[m, r])
         if not math.isnan(learned):
-            text.append(f" by {learned_text(learned, cmp.x_axis)}")
+            text.append(f" by {learned_label(learned, cmp.x_axis)}")
     text.append("   ━ loss  • similarity", style="dim")
     return text
 

@@ -9,14 +9,14 @@ the scrolling, cursor and caching are the example table's.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from rich.style import Style
 from rich.text import Text
-from textual.strip import Strip
 
-from evotui.analysis.compare import X_FRACTION, Comparison
+from evotui.analysis.compare import Comparison, delta_label, learned_label, run_letter
 from evotui.analysis.history import RunHistory
 from evotui.analysis.table import Column, TableQuery
 from evotui.watch.text import cell_text
@@ -24,22 +24,10 @@ from evotui.watch.widgets.example_table import GAP, STATUS_STYLES, ExampleTable
 from evotui.watch.widgets.runs_plot import run_style
 
 
-def run_letter(r: int) -> str:
-    return chr(ord("A") + r) if r < 26 else f"#{r + 1}"
-
-
-def learned_text(value: float, x_axis: str) -> str:
-    if math.isnan(value):
-        return "—"
-    return f"{value:.0%}" if x_axis == X_FRACTION else f"{value:,.0f}"
-
-
 def delta_text(value: float, x_axis: str) -> Text:
     """B - A: negative (B learned sooner) green, positive red, "—" unless both learned."""
-    if math.isnan(value):
-        return Text("—", style="dim")
-    shown = f"{value * 100:+.0f}%" if x_axis == X_FRACTION else f"{value:+,.0f}"
-    return Text(shown, style="green" if value < 0 else "red" if value > 0 else "")
+    style = "dim" if math.isnan(value) else "green" if value < 0 else "red" if value > 0 else ""
+    return Text(delta_label(value, x_axis), style=style)
 
 
 @dataclass
@@ -138,7 +126,7 @@ class CompareTable(ExampleTable):
             status = str(cmp.status[index, r])
             learned = float(cmp.learned_x[index, r])
             cells.append(Text(status, style=STATUS_STYLES.get(status, "")))
-            cells.append(Text(learned_text(learned, cmp.x_axis), style="" if not math.isnan(learned) else "dim"))
+            cells.append(Text(learned_label(learned, cmp.x_axis), style="" if not math.isnan(learned) else "dim"))
         cells.append(delta_text(float(cmp.learned_x[index, rows.b] - cmp.learned_x[index, 0]), cmp.x_axis))
         for r in range(cmp.n_runs):
             exact = float(cmp.exact_now[index, r])
@@ -164,24 +152,10 @@ class CompareTable(ExampleTable):
                 cells.append(Text(column.title, style=style))
         return cells
 
-    def _join(self, cells: list[Text], base: Style, plain: bool = False) -> Strip:
-        if len(self._widths) != len(self.columns):
-            self._layout_columns()
-        line = Text(no_wrap=True, end="")
-        for i, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
-            if i:
-                line.append(" " * GAP)
-            if plain:  # the cursor row: one colour pair, readable on the cursor's colour
-                cell = Text(cell.plain, style=Style(bold=bool(Style.parse(str(cell.style or "")).bold)))
-            cell.truncate(width, overflow="ellipsis")
-            pad = width - cell.cell_len
-            if self.columns[i].numeric and pad > 0:
-                line.append(" " * pad)
-                line.append_text(cell)
-            else:
-                line.append_text(cell)
-                if pad > 0:
-                    line.append(" " * pad)
-        line.stylize_before(base)
-        segments = list(line.render(self.app.console))
-        return Strip(segments).adjust_cell_length(self.size.width, base)
+    @property
+    def shown_columns(self) -> Sequence[Column]:
+        return self.columns
+
+    def _cursor_cell(self, cell: Text) -> Text:
+        # The cursor row: one colour pair, bold kept (the runs' colours would vanish into the cursor's).
+        return Text(cell.plain, style=Style(bold=bool(Style.parse(str(cell.style or "")).bold)))

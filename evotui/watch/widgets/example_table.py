@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -250,20 +251,29 @@ class ExampleTable(ScrollView, can_focus=True):
                 cells.append(Text(title))
         return cells
 
+    @property
+    def shown_columns(self) -> Sequence[Column]:
+        """The columns laid out and joined (a subclass with its own columns, the compare table, overrides it)."""
+        return COLUMNS
+
+    def _cursor_cell(self, cell: Text) -> Text:
+        """A cell of the cursor row: without its own colours, readable on the cursor's colour."""
+        return without_colours(cell)
+
     def _join(self, cells: list[Text], base: Style, plain: bool = False) -> Strip:
         """One line of cells; ``plain``: without the cells' own colours (the cursor row, see render_line)."""
-        if len(self._widths) != len(COLUMNS):
+        columns = self.shown_columns
+        if len(self._widths) != len(columns):
             self._layout_columns()
         line = Text(no_wrap=True, end="")
-        for i, (cell, width) in enumerate(zip(cells, self._widths, strict=True)):
+        for i, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
             if i:
                 line.append(" " * GAP)
             if plain:
-                cell = without_colours(cell)
-            numeric = COLUMNS[i].numeric
+                cell = self._cursor_cell(cell)
             cell.truncate(width, overflow="ellipsis")
             pad = width - cell.cell_len
-            if numeric and pad > 0:
+            if columns[i].numeric and pad > 0:
                 line.append(" " * pad)
                 line.append_text(cell)
             else:

@@ -44,12 +44,12 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from evotui.analysis.history import RunHistory
+from evotui.analysis.history import RunHistory, SnapshotColumns
 from evotui.watch.failure_log import record_failure
 from evotui.watch.run_state import RunFacts, ServiceFailure, written_time
 from evotui.watch.tail import DIR_OK, DirectoryTailer, LoadProgress, PollResult, summary_problem
 from tracker.schema import RunManifest, Snapshot
-from tracker.store import ReadError, SnapshotFile
+from tracker.store import ReadError, SnapshotFile, read_snapshot
 
 if TYPE_CHECKING:
     from textual.message_pump import MessagePump
@@ -237,10 +237,10 @@ class RunService:
 
     def _first_poll(self, tailer: DirectoryTailer) -> PollResult:
         """The first look: every file, added to the history as soon as it is decoded (never all held)."""
-        newest: list[tuple[SnapshotFile, Snapshot]] = []
+        newest: list[tuple[SnapshotFile, Snapshot | SnapshotColumns]] = []
         last_progress = time.perf_counter() + PROGRESS_AFTER - PROGRESS_EVERY
 
-        def add(f: SnapshotFile, snapshot: Snapshot) -> None:
+        def add(f: SnapshotFile, snapshot: Snapshot | SnapshotColumns) -> None:
             nonlocal last_progress
             if self._stop.is_set():
                 raise _Closed  # closed during a long first read: stop reading now, not after every file
@@ -258,13 +258,18 @@ class RunService:
         self._progress = LoadProgress()
         self._warnings.clear()
         self._written_at.clear()
-        result = tailer.poll(consume=add, progress=self._progress)
+        result = tailer.poll(consume=add, progress=self._progress, stopped=self._stop.is_set)
+        if self._stop.is_set():
+            raise _Closed
         if newest:
-            f, snapshot = newest[0]
-            self._history.set_texts(snapshot)
-            problem = summary_problem(snapshot)  # the newest file only: the check is O(rows)
-            if problem:
-                result.warnings[f.path] = problem
+            f, newest_read = newest[0]
+            # A big read hands over columns without texts (evotui.watch.bulk_read): the newest file again, whole.
+            snapshot = newest_read if isinstance(newest_read, Snapshot) else read_snapshot(f.path)
+            if isinstance(snapshot, Snapshot) and snapshot.training_step == newest_read.training_step:
+                self._history.set_texts(snapshot)
+                problem = summary_problem(snapshot)  # the newest file only: the check is O(rows)
+                if problem:
+                    result.warnings[f.path] = problem
         self._take(result)
         return result
 

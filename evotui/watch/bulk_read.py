@@ -1,0 +1,201 @@
+"""A big first read on two cores: a worker process and the run service's thread share the files.
+
+Why: a cold start of 500 files of 10,000 rows is Python work all the way (decoding ~7 ms a file, its
+columns ~3 ms more), and one thread holds the GIL for all of it. So when the first read is big
+(``WORKER_MIN_BYTES``), one worker process reads chunks of files from the oldest up while the service
+thread reads chunks from the newest down, until they meet. The worker sends each file back as
+``SnapshotColumns`` (lists and numpy arrays: cheap to pickle; an unchanged output or id list is one
+object, pickled once a chunk) or as the ``ReadError`` that ``read_snapshot`` gives, so errors are the
+same as in a read in the thread. Results are handed on in the files' order (the thread's own chunks
+last), so the history is built exactly as by a sequential read.
+
+If the worker cannot be started or dies, the thread reads what is left itself: slower, never wrong.
+The worker is spawned (never forked: the app runs threads), ignores SIGINT, writes nothing on the
+terminal, and is shut down as soon as the read ends (or the service closes).
+
+No textual here: the worker imports this module, ``evotui.analysis.history`` and ``tracker.store``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from evotui.analysis.history import SnapshotColumns
+from tracker.store import ReadError, SnapshotFile, read_snapshot
+
+# Below this many bytes to read, no worker: starting one costs ~0.2-0.3 s of a core (an interpreter,
+# numpy, msgspec), about what reading 40 MB of snapshots costs.
+WORKER_MIN_BYTES = 48 * 2**20
+CHUNK_FILES = 8  # files per task: small enough to share the work evenly, big enough to pickle few times
+
+Outcome = tuple[SnapshotFile, SnapshotColumns | ReadError, float]  # the file, what it holds, read seconds
+
+
+def read_columns(paths: list[str]) -> list[tuple[SnapshotColumns | ReadError, float]]:
+    """Read and check each file as ``read_snapshot`` does, and turn it into columns (runs in the worker,
+    and in the thread for its own chunks). Texts travel only when the ids differ from the previous file
+    of the chunk: a new example always comes with its texts; the others are set from the newest file."""
+    out: list[tuple[SnapshotColumns | ReadError, float]] = []
+    previous: SnapshotColumns | None = None
+    for path in paths:
+        started = time.perf_counter()
+        snapshot = read_snapshot(path)
+        if isinstance(snapshot, ReadError):
+            out.append((snapshot, time.perf_counter() - started))
+            continue
+        cols = SnapshotColumns.of(snapshot, with_texts=False, previous=previous)
+        if previous is None or cols.ids is not previous.ids:
+            cols.texts = SnapshotColumns.texts_of(snapshot)
+        del snapshot  # freed here, in the timed part: it is part of the cost of reading
+        out.append((cols, time.perf_counter() - started))
+        previous = cols
+    return out
+
+
+def worth_a_worker(files: list[SnapshotFile]) -> bool:
+    return sum(f.size for f in files) >= WORKER_MIN_BYTES and (os.cpu_count() or 1) > 1
+
+
+# -- the worker process: `python -m evotui.watch.bulk_read`, frames of pickles on stdin and stdout -------------
+# A plain subprocess rather than multiprocessing: multiprocessing's locks need its resource tracker, which
+# cannot start under Textual (sys.stderr has no file descriptor there), and spawn re-imports __main__.
+def _write_frame(stream: BinaryIO, payload: object) -> None:
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    parts: list[bytes] = []
+    while n:
+        part = stream.read(n)
+        if not part:
+            raise EOFError("the worker's pipe closed")
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+def _read_frame(stream: BinaryIO) -> Any:
+    (size,) = struct.unpack("<Q", _read_exactly(stream, 8))
+    return pickle.loads(_read_exactly(stream, size))  # our own worker's output (plain lists, arrays, strings)
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """The worker's loop: a list of paths in, ``read_columns`` of them out, until its input closes."""
+    while True:
+        try:
+            paths = _read_frame(requests)
+        except EOFError:
+            return
+        _write_frame(replies, read_columns(paths))
+
+
+class _Worker:
+    """One worker process, fed one chunk at a time (at most two waiting: it never sits idle)."""
+
+    def __init__(self) -> None:
+        import evotui
+
+        env = dict(os.environ)
+        # The worker runs the same code as this process (a work tree, an editable install...).
+        home = str(Path(evotui.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join([home, *filter(None, [env.get("PYTHONPATH")])])
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "evotui.watch.bulk_read"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # never on the app's terminal
+            bufsize=0,  # unbuffered: select() on the pipe then says truly whether a reply is there
+            env=env,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.requests: BinaryIO = self.process.stdin
+        self.replies: BinaryIO = self.process.stdout
+
+    def send(self, chunk: list[SnapshotFile]) -> None:
+        _write_frame(self.requests, [str(f.path) for f in chunk])
+
+    def ready(self) -> bool:
+        return bool(select.select([self.replies], [], [], 0)[0])
+
+    def receive(self) -> list[tuple[SnapshotColumns | ReadError, float]]:
+        return _read_frame(self.replies)
+
+    def close(self) -> None:
+        """Ends the worker (its input closes: it stops after the chunk in hand; killed if it lingers)."""
+        with contextlib.suppress(OSError):
+            self.requests.close()
+        with contextlib.suppress(OSError):
+            self.replies.close()
+        try:
+            self.process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def read_in_order(files: list[SnapshotFile], stopped: Callable[[], bool] = lambda: False) -> Iterator[Outcome]:
+    """Every file of ``files`` (in their order) with what it holds, read by a worker process and this
+    thread together. Stops early, without reading the rest, when ``stopped()`` becomes true."""
+    chunks = [files[i : i + CHUNK_FILES] for i in range(0, len(files), CHUNK_FILES)]
+    worker: _Worker | None = None
+    with contextlib.suppress(OSError):  # no worker on this machine: the thread reads everything
+        worker = _Worker()
+    front, back = 0, len(chunks)  # chunks[front:back] are not handed on yet
+    sent = front  # chunks[front:sent] are with the worker, oldest first
+    own: list[list[Outcome]] = []  # the thread's chunks, read from the newest down
+    try:
+        while front < back:
+            if stopped():
+                return
+            if worker is not None:
+                try:
+                    while sent < back and sent - front < 2:
+                        worker.send(chunks[sent])
+                        sent += 1
+                    if sent > front and (sent == back or worker.ready()):
+                        outcomes = worker.receive()
+                        yield from (
+                            (f, outcome, seconds) for f, (outcome, seconds) in zip(chunks[front], outcomes, strict=True)
+                        )
+                        front += 1
+                        continue
+                except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+                    # The worker died (killed, out of memory): the thread reads the rest itself.
+                    worker.close()
+                    worker, sent = None, front
+                    continue
+            if sent < back:
+                back -= 1  # not given to the worker: the thread reads it
+                own.append(_read_here(chunks[back]))
+            else:
+                yield from _read_here(chunks[front])
+                front += 1
+        for outcomes in reversed(own):
+            yield from outcomes
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _read_here(chunk: list[SnapshotFile]) -> list[Outcome]:
+    outcomes = read_columns([str(f.path) for f in chunk])
+    return [(f, outcome, seconds) for f, (outcome, seconds) in zip(chunk, outcomes, strict=True)]
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's Ctrl-C is not the worker's
+    serve(sys.stdin.buffer, sys.stdout.buffer)

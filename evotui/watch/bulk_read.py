@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -147,13 +148,26 @@ class _Worker:
             self.process.wait()
 
 
-def read_in_order(files: list[SnapshotFile], stopped: Callable[[], bool] = lambda: False) -> Iterator[Outcome]:
+@dataclass
+class Tally:
+    """Who read how many files of a bulk read (for the bench's breakdown and the tests)."""
+
+    worker: int = 0
+    thread: int = 0
+    worker_pid: int | None = None
+
+
+def read_in_order(
+    files: list[SnapshotFile], stopped: Callable[[], bool] = lambda: False, tally: Tally | None = None
+) -> Iterator[Outcome]:
     """Every file of ``files`` (in their order) with what it holds, read by a worker process and this
     thread together. Stops early, without reading the rest, when ``stopped()`` becomes true."""
     chunks = [files[i : i + CHUNK_FILES] for i in range(0, len(files), CHUNK_FILES)]
+    tally = tally if tally is not None else Tally()
     worker: _Worker | None = None
     with contextlib.suppress(OSError):  # no worker on this machine: the thread reads everything
         worker = _Worker()
+        tally.worker_pid = worker.process.pid
     front, back = 0, len(chunks)  # chunks[front:back] are not handed on yet
     sent = front  # chunks[front:sent] are with the worker, oldest first
     own: list[list[Outcome]] = []  # the thread's chunks, read from the newest down
@@ -168,6 +182,7 @@ def read_in_order(files: list[SnapshotFile], stopped: Callable[[], bool] = lambd
                         sent += 1
                     if sent > front and (sent == back or worker.ready()):
                         outcomes = worker.receive()
+                        tally.worker += len(outcomes)
                         yield from (
                             (f, outcome, seconds) for f, (outcome, seconds) in zip(chunks[front], outcomes, strict=True)
                         )
@@ -181,8 +196,10 @@ def read_in_order(files: list[SnapshotFile], stopped: Callable[[], bool] = lambd
             if sent < back:
                 back -= 1  # not given to the worker: the thread reads it
                 own.append(_read_here(chunks[back]))
+                tally.thread += len(chunks[back])
             else:
                 yield from _read_here(chunks[front])
+                tally.thread += len(chunks[front])
                 front += 1
         for outcomes in reversed(own):
             yield from outcomes

@@ -64,6 +64,8 @@ RUNS_CHECK_EVERY = 4  # polls between looks for runs in subdirectories while DIR
 # A copy of the dynamics state every this many snapshots (~1 MB per 10,000 examples each): step travel
 # replays at most this many snapshots from the nearest one.
 CHECKPOINT_EVERY = 16
+# A first read of at least this many cells (examples x snapshots) is shown before its dynamics are computed.
+DYNAMICS_LATER_CELLS = 1_000_000
 
 
 
@@ -374,7 +376,7 @@ class RunService:
             dir_state=self._dir_state,
             dir_message=self._dir_message,
             written_at=MappingProxyType(dict(self._written_at)),
-            load=LoadProgress(self._progress.done, self._progress.total),
+            load=LoadProgress(self._progress.done, self._progress.total, self._progress.by_worker),
             failure=self._failure,
             holds_runs=self._holds_runs,
             checkpoints=tuple(self._checkpoints),
@@ -383,6 +385,18 @@ class RunService:
         )
 
     def _publish(self, read_seconds: float, files_read: int, started: float) -> None:
+        history = self._history
+        if (
+            self._dynamics is None
+            and history.version != self._derived_version
+            and history.n_examples * history.n_steps >= DYNAMICS_LATER_CELLS
+        ):
+            # A big first read: its data go on screen now, and the dynamics (and the table's status
+            # column) a moment later in a second view, rather than after 0.5 s more (10,000 x 500).
+            self._post(
+                self._make_view(history.frozen_copy(), polled=True, files_read=files_read, read_seconds=read_seconds)
+            )
+            files_read, read_seconds = 0, 0.0
         derive_started = time.perf_counter()
         history = self._derive()
         view = self._make_view(

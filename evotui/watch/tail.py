@@ -77,6 +77,7 @@ class LoadProgress:
 
     done: int = 0
     total: int = 0
+    by_worker: int = 0  # files of the read done by a worker process (evotui.watch.bulk_read)
 
     @property
     def active(self) -> bool:
@@ -140,7 +141,7 @@ class DirectoryTailer:
         for f in todo:
             self._signatures[f.path] = f.signature
             self._steps[f.path] = f.step
-        for f, outcome, seconds in self._read(todo, bulk=consume is not None, stopped=stopped):
+        for f, outcome, seconds in self._read(todo, consume is not None, stopped, progress):
             if progress is not None:
                 progress.done += 1
             result.read_seconds += seconds
@@ -180,15 +181,23 @@ class DirectoryTailer:
         result.errors = dict(self._errors)
         return result
 
-    def _read(self, files: list[SnapshotFile], bulk: bool, stopped: Callable[[], bool]) -> Iterator[Outcome]:
+    def _read(
+        self, files: list[SnapshotFile], bulk: bool, stopped: Callable[[], bool], progress: LoadProgress | None
+    ) -> Iterator[Outcome]:
         """Each file with what it holds (a Snapshot, columns or a ReadError) and its read seconds, in order.
         Stopped early, the poll is cut short: its caller (a closing service) drops this tailer."""
         if bulk:
-            from evotui.watch.bulk_read import read_in_order, worth_a_worker  # multiprocessing: only if needed
+            from evotui.watch.bulk_read import Tally, read_in_order, worth_a_worker  # only when needed
 
             if worth_a_worker(files):
-                with contextlib.closing(read_in_order(files, stopped)) as outcomes:
-                    yield from outcomes
+                tally = Tally()
+                with contextlib.closing(read_in_order(files, stopped, tally)) as outcomes:
+                    for outcome in outcomes:
+                        if progress is not None:
+                            progress.by_worker = tally.worker
+                        yield outcome
+                if progress is not None:
+                    progress.by_worker = tally.worker
                 return
         for f in files:
             if stopped():

@@ -42,7 +42,7 @@ def write_awkward_run(directory: Path) -> None:
     for step in range(0, 150, 10):
         ids = [f"e{i}" for i in range(6)]
         if step in (30, 40):
-            ids = ids[2:] + ["n1"]  # two missing, one new
+            ids = [*ids[2:], "n1"]  # two missing, one new
         if step == 60:
             ids = list(reversed(ids))
         if step == 70:

@@ -200,9 +200,7 @@ class RunHistory:
     def index_of(self, example_id: str) -> int | None:
         return self._index.get(example_id)
 
-    def add(
-        self, snapshot: Snapshot | SnapshotColumns, source: str | None = None, texts: bool = True
-    ) -> AddResult:
+    def add(self, snapshot: Snapshot | SnapshotColumns, source: str | None = None, texts: bool = True) -> AddResult:
         """Add (or replace) the snapshot for its ``training_step``. O(len(snapshot.examples)).
 
         A ``Snapshot`` is first turned into ``SnapshotColumns`` (one pass per field, no loop per row);

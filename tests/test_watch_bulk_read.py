@@ -192,3 +192,41 @@ def test_a_stopped_read_reads_no_more_and_ends_its_worker(tmp_path: Path, always
     assert tally.worker_pid is not None
     with pytest.raises(ProcessLookupError):  # ended and reaped when the read ended
         os.kill(tally.worker_pid, 0)
+
+
+@pytest.fixture
+def early_reads(monkeypatch: pytest.MonkeyPatch, always_a_worker: None) -> None:
+    """`evotui watch DIR` starts a worker before importing the app when a core looks free (here: always)."""
+    monkeypatch.setattr(bulk_read, "EARLY_MIN_BYTES", 0)
+    monkeypatch.setattr(bulk_read, "_a_core_is_free", lambda: True)
+
+
+def first_read(directory: Path) -> Any:
+    service = RunService(directory, interval=60)
+    service.start()
+    try:
+        wait_for_service(service)
+    finally:
+        service.close()
+    return service.view
+
+
+def test_an_early_read_is_taken_over_by_the_service(tmp_path: Path, early_reads: None) -> None:
+    write_awkward_run(tmp_path)
+    assert bulk_read.start_early_read(tmp_path)
+    view = first_read(tmp_path)
+    assert view.load.by_worker == len(list_snapshot_files(tmp_path))  # every file was given to it up front
+    assert not bulk_read.has_early_read(tmp_path)  # taken over once
+    assert_matches_reference(view.history, tmp_path)
+
+
+def test_an_early_read_of_files_changed_since_is_not_used(tmp_path: Path, early_reads: None) -> None:
+    write_awkward_run(tmp_path)
+    assert bulk_read.start_early_read(tmp_path)
+    first = list_snapshot_files(tmp_path)[0].path
+    rewritten = Snapshot(training_step=0, examples=[row("e0", 0, 1), row("late", 0, 2)])
+    SnapshotStore(tmp_path, fmt="json", fsync=False).write(rewritten)  # step 0 rewritten meanwhile
+    assert first.name == "step_000000.json"
+    view = first_read(tmp_path)
+    assert "late" in view.history.example_ids
+    assert_matches_reference(view.history, tmp_path)

@@ -21,32 +21,38 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import queue
 import select
 import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from evotui.analysis.history import SnapshotColumns
-from tracker.store import ReadError, SnapshotFile, read_snapshot
+from tracker.store import ReadError, SnapshotFile, list_snapshot_files, read_snapshot
+
+if TYPE_CHECKING:  # imported where used: ``start_early_read`` runs before numpy is imported
+    from evotui.analysis.history import SnapshotColumns
+
+    Outcome = tuple[SnapshotFile, SnapshotColumns | ReadError, float]  # the file, what it holds, read seconds
 
 # Below this many bytes to read, no worker: starting one costs ~0.2-0.3 s of a core (an interpreter,
 # numpy, msgspec), about what reading 40 MB of snapshots costs.
 WORKER_MIN_BYTES = 48 * 2**20
 CHUNK_FILES = 8  # files per task: small enough to share the work evenly, big enough to pickle few times
 
-Outcome = tuple[SnapshotFile, SnapshotColumns | ReadError, float]  # the file, what it holds, read seconds
-
 
 def read_columns(paths: list[str]) -> list[tuple[SnapshotColumns | ReadError, float]]:
     """Read and check each file as ``read_snapshot`` does, and turn it into columns (runs in the worker,
     and in the thread for its own chunks). Texts travel only when the ids differ from the previous file
     of the chunk: a new example always comes with its texts; the others are set from the newest file."""
+    from evotui.analysis.history import SnapshotColumns
+
     out: list[tuple[SnapshotColumns | ReadError, float]] = []
     previous: SnapshotColumns | None = None
     for path in paths:
@@ -94,13 +100,26 @@ def _read_frame(stream: BinaryIO) -> Any:
 
 
 def serve(requests: BinaryIO, replies: BinaryIO) -> None:
-    """The worker's loop: a list of paths in, ``read_columns`` of them out, until its input closes."""
+    """The worker's loop: a list of paths in, ``read_columns`` of them out, until its input closes.
+
+    Replies are written by a second thread: the worker goes on reading while the app is not taking
+    them yet (an early read, started while the app is still importing, see ``start_early_read``)."""
+    out: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def write() -> None:
+        while (payload := out.get()) is not None:
+            _write_frame(replies, payload)
+
+    writer = threading.Thread(target=write, name="replies", daemon=True)
+    writer.start()
     while True:
         try:
             paths = _read_frame(requests)
         except EOFError:
-            return
-        _write_frame(replies, read_columns(paths))
+            break
+        out.put(read_columns(paths))
+    out.put(None)
+    writer.join()
 
 
 class _Worker:
@@ -157,19 +176,87 @@ class Tally:
     worker_pid: int | None = None
 
 
+# -- an early start: `evotui watch DIR` starts the worker before it imports the app -----------------------------
+# Importing textual, numpy and the app takes ~0.4 s of one core; the worker, started first, reads the oldest
+# files on the other core meanwhile. The run service takes it over at its first poll (``read_in_order``).
+EARLY_MIN_BYTES = 2 * 2**20  # a smaller run reads faster than a worker starts
+EARLY_BYTES = 64 * 2**20  # given to the worker up front (~0.5 s of reading); the rest is shared as usual
+_early: dict[Path, tuple[_Worker, list[list[SnapshotFile]]]] = {}
+
+
+def start_early_read(directory: str | os.PathLike[str]) -> bool:
+    """Start a worker on the oldest files of ``directory`` now, for the run service's first poll to take over.
+    False when not worth it (few bytes, one core, no snapshot file, no worker)."""
+    try:
+        files = list_snapshot_files(directory)
+    except OSError:
+        return False
+    if sum(f.size for f in files) < EARLY_MIN_BYTES or not _a_core_is_free():
+        return False
+    chunks: list[list[SnapshotFile]] = []
+    budget = EARLY_BYTES
+    for i in range(0, len(files), CHUNK_FILES):
+        if budget <= 0:
+            break
+        chunks.append(files[i : i + CHUNK_FILES])
+        budget -= sum(f.size for f in chunks[-1])
+    try:
+        worker = _Worker()
+        for chunk in chunks:
+            worker.send(chunk)
+    except OSError:
+        return False
+    _early[Path(directory).resolve()] = (worker, chunks)
+    return True
+
+
+def _a_core_is_free() -> bool:
+    """Another core is likely idle (load average): a worker started now reads beside the app's imports
+    rather than slowing them down (measured on a busy 2-core machine: the imports took twice as long)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return cores >= 2 and load <= cores - 1
+
+
+def has_early_read(directory: Path) -> bool:
+    return directory.resolve() in _early
+
+
+def _take_early(files: list[SnapshotFile]) -> tuple[_Worker | None, list[list[SnapshotFile]]]:
+    """The early worker for ``files`` and the chunks it holds, if they are the first of ``files`` as listed
+    now (same paths, sizes and times); else it is ended (the files changed meanwhile) and none is used."""
+    if not files:
+        return None, []
+    early = _early.pop(files[0].path.parent.resolve(), None)
+    if early is None:
+        return None, []
+    worker, chunks = early
+    held = [f for chunk in chunks for f in chunk]
+    if [(f.path, f.signature) for f in held] != [(f.path, f.signature) for f in files[: len(held)]]:
+        worker.close()
+        return None, []
+    return worker, chunks
+
+
 def read_in_order(
     files: list[SnapshotFile], stopped: Callable[[], bool] = lambda: False, tally: Tally | None = None
 ) -> Iterator[Outcome]:
     """Every file of ``files`` (in their order) with what it holds, read by a worker process and this
     thread together. Stops early, without reading the rest, when ``stopped()`` becomes true."""
-    chunks = [files[i : i + CHUNK_FILES] for i in range(0, len(files), CHUNK_FILES)]
     tally = tally if tally is not None else Tally()
-    worker: _Worker | None = None
-    with contextlib.suppress(OSError):  # no worker on this machine: the thread reads everything
-        worker = _Worker()
+    worker, chunks = _take_early(files)
+    sent = len(chunks)  # chunks[front:sent] are with the worker, oldest first
+    held = sum(len(chunk) for chunk in chunks)
+    chunks += [files[i : i + CHUNK_FILES] for i in range(held, len(files), CHUNK_FILES)]
+    if worker is None:
+        with contextlib.suppress(OSError):  # no worker on this machine: the thread reads everything
+            worker = _Worker()
+    if worker is not None:
         tally.worker_pid = worker.process.pid
     front, back = 0, len(chunks)  # chunks[front:back] are not handed on yet
-    sent = front  # chunks[front:sent] are with the worker, oldest first
     own: list[list[Outcome]] = []  # the thread's chunks, read from the newest down
     try:
         while front < back:

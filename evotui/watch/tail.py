@@ -187,9 +187,9 @@ class DirectoryTailer:
         """Each file with what it holds (a Snapshot, columns or a ReadError) and its read seconds, in order.
         Stopped early, the poll is cut short: its caller (a closing service) drops this tailer."""
         if bulk:
-            from evotui.watch.bulk_read import Tally, read_in_order, worth_a_worker  # only when needed
+            from evotui.watch.bulk_read import Tally, has_early_read, read_in_order, worth_a_worker  # when needed
 
-            if worth_a_worker(files):
+            if has_early_read(self.directory) or worth_a_worker(files):
                 tally = Tally()
                 with contextlib.closing(read_in_order(files, stopped, tally)) as outcomes:
                     for outcome in outcomes:

@@ -209,7 +209,10 @@ class RunHistory:
         sets them once, from its newest snapshot, with ``set_texts``); new examples always get theirs.
         """
         if isinstance(snapshot, Snapshot):
-            snapshot = SnapshotColumns.of(snapshot, with_texts=True)
+            cols = SnapshotColumns.of(snapshot, with_texts=False)
+            if texts or cols.ids != self._last_ids:  # texts needed: wanted, or examples possibly new
+                cols.texts = SnapshotColumns.texts_of(snapshot)
+            return self.add_columns(cols, source=source, texts=texts)
         return self.add_columns(snapshot, source=source, texts=texts)
 
     def add_columns(self, cols: SnapshotColumns, source: str | None = None, texts: bool = True) -> AddResult:

@@ -10,8 +10,10 @@ same as in a read in the thread. Results are handed on in the files' order (the 
 last), so the history is built exactly as by a sequential read.
 
 If the worker cannot be started or dies, the thread reads what is left itself: slower, never wrong.
-The worker is spawned (never forked: the app runs threads), ignores SIGINT, writes nothing on the
-terminal, and is shut down as soon as the read ends (or the service closes).
+The worker is a fresh interpreter (``python -m evotui.watch.bulk_read``, never a fork: the app runs
+threads) speaking length-prefixed pickles on its stdin/stdout; it ignores SIGINT, writes nothing on the
+terminal, and ends when its input closes: as soon as the read ends, the service closes or the app exits.
+``evotui watch DIR`` may start it before importing the app (``start_early_read``), when a core looks free.
 
 No textual here: the worker imports this module, ``evotui.analysis.history`` and ``tracker.store``.
 """
@@ -219,7 +221,7 @@ def _a_core_is_free() -> bool:
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
-    except OSError:
+    except (OSError, AttributeError):  # unknown (or no getloadavg on this system): assume a free core
         load = 0.0
     return cores >= 2 and load <= cores - 1
 

@@ -14,6 +14,10 @@ Threading model (the one rule of the app; see DESIGN.md "Round 2")::
   columns shared: a column is never changed once added), the training dynamics over the whole run,
   the manifest, errors and warnings. Nothing in a view is mutated after it is posted, so the UI
   thread reads it with no lock while the thread goes on.
+* A big first read (tens of MB) is shared with one worker process (``evotui.watch.bulk_read``): it
+  reads and decodes the oldest files into columns while the thread reads the newest; the thread alone
+  builds the history, in file order. The worker lives only for that read. From 100,000 cells
+  (examples x snapshots), the first read is posted before its dynamics: a second view brings them.
 * The view reaches the UI as ``RunUpdated``; a burst of them collapses into the newest one
   (``Message.can_replace``), so a slow screen is never handed a queue of stale work. The UI thread
   only swaps references and redraws what is on screen (rows, never all of the history); it never

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -32,6 +33,7 @@ from evotui.watch.failure_log import record_failure
 from evotui.watch.text import cell_text, visible, whole_text
 from evotui.watch.widgets.example_table import STATUS_STYLES
 from evotui.watch.widgets.prediction_history import (
+    LineCache,
     PredictionHistory,
     PreparedHistory,
     history_lines,
@@ -192,6 +194,7 @@ class DetailJob:
     history_size: tuple[int, int]
     scrollbar: int  # the history's scrollbar width (wrapped narrower when it overflows)
     history_context: RenderContext
+    line_cache: LineCache
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,7 +233,7 @@ def prepare_detail(job: DetailJob) -> DetailPrepared | None:
             lines, marked = [], None
         width, height = job.history_size
         prepared = prepare_history(
-            job.history_key, lines, marked, width, height, job.scrollbar, job.history_context, console
+            job.history_key, lines, marked, width, height, job.scrollbar, job.history_context, console, job.line_cache
         )
     if _cancelled():
         return None
@@ -295,6 +298,19 @@ def legend_text(width: int = 200) -> Text:
         if text.cell_len <= width:
             break
     return text
+
+
+def update_keeping_layout(static: Static, text: Text) -> None:
+    """``static.update(text)``, with a layout of the screen only when its height changes.
+
+    A layout of the whole screen follows every ``Static.update`` by default: a reflow and a repaint
+    of every widget, the table included. The input and expected texts of two examples mostly take
+    the same number of lines.
+    """
+    width = static.content_region.width
+    height = static.content_region.height
+    same = width > 0 and Content.from_rich_text(text).get_height(static.styles, width) == height
+    static.update(text, layout=not same)
 
 
 class PlotLegend(Static):
@@ -368,7 +384,7 @@ class ExampleDetail(Vertical):
             title.update(note, layout=False)
             if self._texts_key is not None:
                 self._texts_key = None
-                texts.update("")
+                update_keeping_layout(texts, Text(""))
         else:
             self._title_args = (history, dynamics, index, step)
             self._request = (history, index, step)
@@ -382,7 +398,7 @@ class ExampleDetail(Vertical):
                 io.append_text(whole_text(history.inputs[index]))
                 io.append("\nexpected ", style="bold")
                 io.append_text(whole_text(history.expected[index]))
-                texts.update(io)
+                update_keeping_layout(texts, io)
         self._build()
 
     def _build(self) -> None:
@@ -423,6 +439,7 @@ class ExampleDetail(Vertical):
             history_size=history_size,
             scrollbar=pane.styles.scrollbar_size_vertical,
             history_context=history_context,
+            line_cache=pane.line_cache,
         )
         self._job = job
         self.run_worker(

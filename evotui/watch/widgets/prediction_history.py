@@ -74,6 +74,12 @@ class PreparedHistory:
     marker: int | None  # the strip holding the "◀ step" mark (step travel)
 
 
+# Wrapped lines kept per (text, spans, width, style): a live update adds a line or two to a history whose
+# other lines are unchanged, and wrapping is most of a build (~0.3 ms a line).
+LineCache = dict[tuple[object, ...], list[Strip]]
+LINE_CACHE_SIZE = 4000
+
+
 def prepare_history(
     key: object,
     lines: list[Text],
@@ -83,13 +89,25 @@ def prepare_history(
     scrollbar: int,
     context: RenderContext,
     console: Console,
+    cache: LineCache | None = None,
 ) -> PreparedHistory:
-    """In a thread: ``lines`` wrapped to ``width``, or to ``width - scrollbar`` when they overflow ``height``."""
+    """In a thread: ``lines`` wrapped to ``width``, or to ``width - scrollbar`` when they overflow ``height``.
+
+    ``cache``: wrapped lines of earlier builds, read and added to (dict operations are atomic: a stale
+    build still running beside a newer one at worst wraps a line twice).
+    """
+    if cache is not None and len(cache) > LINE_CACHE_SIZE:
+        cache.clear()
     for wrap in (width, width - scrollbar):
         strips: list[Strip] = []
         marker: int | None = None
         for n, line in enumerate(lines):
-            wrapped = text_strips(line, wrap, context, console)
+            line_key = (line.plain, tuple(line.spans), wrap, context.key)
+            wrapped = None if cache is None else cache.get(line_key)
+            if wrapped is None:
+                wrapped = text_strips(line, wrap, context, console)
+                if cache is not None:
+                    cache[line_key] = wrapped
             if n == marked:  # the mark ends the line: centre on its last row
                 marker = len(strips) + max(len(wrapped) - 1, 0)
             strips.extend(wrapped)
@@ -111,6 +129,7 @@ class PredictionHistory(ScrollView, can_focus=True):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.prepared: PreparedHistory | None = None
+        self.line_cache: LineCache = {}  # for prepare_history, in the pane's build threads
 
     @property
     def key(self) -> object:
@@ -129,11 +148,26 @@ class PredictionHistory(ScrollView, can_focus=True):
         self.prepared = prepared
         size = Size(0, 0) if prepared is None else Size(prepared.width, len(prepared.strips))
         if size != self.virtual_size:
-            self.virtual_size = size  # a layout refresh of this widget's scrollbars only when the size changed
+            self._set_virtual_size(size)
         self.refresh()
         if prepared is not None and prepared.marker is not None:
             # After the layout that the new virtual size asks for: the scrollbar then exists to follow.
             self.call_after_refresh(self._scroll_to_marker, prepared)
+
+    def _set_virtual_size(self, size: Size) -> None:
+        """A new virtual size; a layout of the screen only when the scrollbar comes or goes.
+
+        ``virtual_size`` is a reactive that asks for a layout of the whole screen (a reflow and a repaint
+        of every widget, the table included) at every change, and the history's length changes with
+        every example and every snapshot. This widget's own size does not depend on it: while the
+        scrollbar stays (or stays away), updating the scrollbar and the scroll limits is enough.
+        """
+        overflows = size.height > self.container_size.height
+        if not self.is_mounted or not self.container_size or overflows != self.show_vertical_scrollbar:
+            self.virtual_size = size
+            return
+        self.set_reactive(PredictionHistory.virtual_size, size)
+        self._scroll_update(size)  # the scrollbar's window, the scroll offset clamped to the new size
 
     def _scroll_to_marker(self, prepared: PreparedHistory) -> None:
         if prepared is self.prepared and prepared.marker is not None:

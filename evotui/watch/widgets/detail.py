@@ -40,7 +40,7 @@ from evotui.watch.widgets.prediction_history import (
     history_text,
     prepare_history,
 )
-from evotui.watch.widgets.prepared_lines import RenderContext, private_console, text_strips
+from evotui.watch.widgets.prepared_lines import PreparedSizeChanged, RenderContext, private_console, text_strips
 
 __all__ = ["CurvePlot", "ExampleDetail", "downsample", "history_lines", "history_text", "legend_text", "title_text"]
 
@@ -172,6 +172,9 @@ class CurvePlot(Widget):
         self._data = None if data is None else (data.steps, data.loss, data.sim, data.exact)
         self.refresh()
 
+    def on_resize(self) -> None:
+        self.post_message(PreparedSizeChanged())  # drawn for another size: the pane builds again
+
     def render_line(self, y: int) -> Strip:
         if 0 <= y < len(self._strips):
             return self._strips[y]
@@ -194,6 +197,7 @@ class DetailJob:
     history_size: tuple[int, int]
     scrollbar: int  # the history's scrollbar width (wrapped narrower when it overflows)
     history_context: RenderContext
+    history_scroll: int  # the history's scroll offset: its rows in sight are made first
     line_cache: LineCache
 
 
@@ -233,7 +237,16 @@ def prepare_detail(job: DetailJob) -> DetailPrepared | None:
             lines, marked = [], None
         width, height = job.history_size
         prepared = prepare_history(
-            job.history_key, lines, marked, width, height, job.scrollbar, job.history_context, console, job.line_cache
+            job.history_key,
+            lines,
+            marked,
+            width,
+            height,
+            job.scrollbar,
+            job.history_scroll,
+            job.history_context,
+            console,
+            job.line_cache,
         )
     if _cancelled():
         return None
@@ -339,6 +352,7 @@ class ExampleDetail(Vertical):
     _on_screen: tuple[int, int, int | None, int, int | None, str | None] | None = None
     _request: tuple[RunHistory, int | None, int | None] | None = None  # history, index, step
     _job: DetailJob | None = None  # the build under way (its result is the only one taken)
+    _worker: Worker[DetailPrepared | None] | None = None  # its worker
     _texts_key: tuple[object, ...] | None = None
     _title_args: tuple[RunHistory, Any, int, int | None] | None = None
     # The reason the last build failed (shown in the pane until a build succeeds).
@@ -363,8 +377,11 @@ class ExampleDetail(Vertical):
             history, dynamics, index, step = self._title_args
             title = title_text(history, dynamics, index, self.size.width - 2, step)
             self.query_one("#detail-title", Static).update(title, layout=False)
-        # The plot's and the history's sizes follow the pane's (enter: full height): built again for them.
-        self.call_after_refresh(self._build)
+
+    def on_prepared_size_changed(self, event: PreparedSizeChanged) -> None:
+        """The plot or the history changed size (enter: full height; a terminal resized): built for it."""
+        event.stop()
+        self._build()
 
     def show(self, history: RunHistory, dynamics: Any | None, index: int | None, step: int | None = None) -> None:
         """``step``: the travelled step (None when following live); ``dynamics`` are then as of it."""
@@ -439,10 +456,11 @@ class ExampleDetail(Vertical):
             history_size=history_size,
             scrollbar=pane.styles.scrollbar_size_vertical,
             history_context=history_context,
+            history_scroll=int(pane.scroll_y),
             line_cache=pane.line_cache,
         )
         self._job = job
-        self.run_worker(
+        self._worker = self.run_worker(
             partial(prepare_detail, job),
             name="detail pane",
             description="detail pane (curves and prediction history)",
@@ -463,7 +481,7 @@ class ExampleDetail(Vertical):
                 self._apply(result)
             # else: a stale build (a newer one is under way, or done): dropped
         elif event.state == WorkerState.ERROR and worker.error is not None:
-            self._failed(worker.error)
+            self._failed(worker.error, current=worker is self._worker)
 
     def _apply(self, result: DetailPrepared) -> None:
         """The UI thread's part: swap the prepared Strips in."""
@@ -477,17 +495,28 @@ class ExampleDetail(Vertical):
         self._on_screen = job.shown
         self._build()  # the pane may have been resized meanwhile: nothing happens when all is current
 
-    def _failed(self, error: BaseException) -> None:
-        """A build that raised: the reason in the pane and a notification, the traceback in the log."""
-        job, self._job = self._job, None
+    def _failed(self, error: BaseException, current: bool = True) -> None:
+        """A build that raised: the reason in the pane and a notification, the traceback in the log.
+
+        ``current``: the latest build (an older one that failed after it was overtaken is only reported).
+        """
         log = record_failure("worker: detail pane", error)
         where = f" (traceback in {log})" if log is not None else ""
+        if not current:
+            self.notify(visible(f"detail pane: {type(error).__name__}: {error}{where}"), severity="error", markup=False)
+            return
+        job, self._job = self._job, None
         self.failure = visible(f"could not draw this example: {type(error).__name__}: {error}")
         plot = self.query_one(CurvePlot)
         message = Text(self.failure, style="bold red")
         strips = text_strips(message, plot.size.width, RenderContext.of(plot), private_console(), plot.size.height)
-        # Keyed as the failed build: the same request is not retried; new data or another example are.
-        plot.show(None if job is None else job.plot_key, strips, None)
+        # Keyed as the failed build would have been: the same request is not retried (a resize, say);
+        # new data or another example are. The history of whatever was shown before goes.
+        pane = self.query_one(PredictionHistory)
+        plot_key = plot.key if job is None or job.plot_key is None else job.plot_key
+        history_key = pane.key if job is None or job.history_key is None else job.history_key
+        plot.show(plot_key, strips, None)
+        pane.show(PreparedHistory(history_key, [], [], 0, None, RenderContext.of(pane), pane.line_cache))
         if job is not None:
             self._on_screen = job.shown
         self.notify(f"{self.failure}{where}", severity="error", markup=False)

@@ -9,9 +9,11 @@ the visible ones, ready.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 from textual.geometry import Size
@@ -20,7 +22,7 @@ from textual.strip import Strip
 
 from evotui.analysis.history import RunHistory
 from evotui.watch.text import whole_text
-from evotui.watch.widgets.prepared_lines import RenderContext, text_strips
+from evotui.watch.widgets.prepared_lines import PreparedSizeChanged, RenderContext, private_console, text_strips
 
 MARKER = "◀ step"
 
@@ -64,20 +66,82 @@ def history_text(history: RunHistory, index: int, step: int | None = None) -> Te
     return Text("\n", no_wrap=False).join(history_lines(history, index, step)[0])
 
 
-@dataclass(frozen=True, eq=False)
-class PreparedHistory:
-    """A history's lines wrapped for one width: what ``PredictionHistory`` shows."""
-
-    key: object
-    strips: list[Strip]
-    width: int  # the width wrapped for (narrower than the widget when a scrollbar is needed)
-    marker: int | None  # the strip holding the "◀ step" mark (step travel)
-
-
 # Wrapped lines kept per (text, spans, width, style): a live update adds a line or two to a history whose
-# other lines are unchanged, and wrapping is most of a build (~0.3 ms a line).
+# other lines are unchanged, and wrapping a line costs ~0.3 ms.
 LineCache = dict[tuple[object, ...], list[Strip]]
 LINE_CACHE_SIZE = 4000
+
+
+def wrapped_line(line: Text, width: int, context: RenderContext, console: Console, cache: LineCache) -> list[Strip]:
+    """``line`` wrapped to ``width`` (from ``cache`` when it was before; dict operations are atomic, so
+    a stale build still running beside a newer one at worst wraps a line twice)."""
+    key = (line.plain, tuple(line.spans), width, context.key)
+    strips = cache.get(key)
+    if strips is None:
+        if len(cache) > LINE_CACHE_SIZE:
+            cache.clear()
+        strips = cache[key] = text_strips(line, width, context, console) or [Strip([])]
+    return strips
+
+
+def line_height(line: Text, width: int, context: RenderContext, console: Console, cache: LineCache) -> int:
+    """The rows ``line`` takes at ``width``: 1 when it fits (most do: measured, not wrapped), else wrapped."""
+    plain = line.plain
+    if "\n" not in plain and cell_len(plain) <= width:
+        return 1
+    return len(wrapped_line(line, width, context, console, cache))
+
+
+class PreparedHistory:
+    """A history's lines laid out for one width: each line's rows, and the Strips of the rows made so far.
+
+    A build (a thread) measures every line and makes the Strips of the rows in sight; ``strip`` makes any
+    other row's when it is first scrolled to (one line, ~0.3 ms, then kept). After the build hands it
+    over, only the UI thread uses it.
+    """
+
+    def __init__(
+        self,
+        key: object,
+        lines: list[Text],
+        heights: list[int],
+        width: int,
+        marker: int | None,
+        context: RenderContext,
+        cache: LineCache,
+    ) -> None:
+        self.key = key
+        self.lines = lines
+        self.width = width  # the width wrapped for (narrower than the widget when a scrollbar is needed)
+        self.marker = marker  # the row holding the "◀ step" mark (step travel)
+        self.context = context
+        self.cache = cache
+        self.starts = list(accumulate(heights, initial=0))  # line n takes rows starts[n] to starts[n + 1] - 1
+        self.rows: list[Strip | None] = [None] * self.starts[-1]
+
+    @property
+    def height(self) -> int:
+        return len(self.rows)
+
+    def strip(self, row: int, console: Console) -> Strip:
+        strip = self.rows[row]
+        if strip is None:
+            self.make(row, row + 1, console)
+            strip = self.rows[row]
+            assert strip is not None
+        return strip
+
+    def make(self, first: int, last: int, console: Console) -> None:
+        """The Strips of rows ``first`` to ``last - 1`` (clipped to the history)."""
+        first, last = max(first, 0), min(last, self.height)
+        n = bisect_right(self.starts, first) - 1
+        while n < len(self.lines) and self.starts[n] < last:
+            start, end = self.starts[n], self.starts[n + 1]
+            if self.rows[start] is None:
+                wrapped = wrapped_line(self.lines[n], self.width, self.context, console, self.cache)
+                for row in range(start, end):
+                    self.rows[row] = wrapped[row - start] if row - start < len(wrapped) else Strip([])
+            n += 1
 
 
 def prepare_history(
@@ -87,33 +151,26 @@ def prepare_history(
     width: int,
     height: int,
     scrollbar: int,
+    scroll_y: int,
     context: RenderContext,
     console: Console,
-    cache: LineCache | None = None,
+    cache: LineCache,
 ) -> PreparedHistory:
-    """In a thread: ``lines`` wrapped to ``width``, or to ``width - scrollbar`` when they overflow ``height``.
-
-    ``cache``: wrapped lines of earlier builds, read and added to (dict operations are atomic: a stale
-    build still running beside a newer one at worst wraps a line twice).
-    """
-    if cache is not None and len(cache) > LINE_CACHE_SIZE:
-        cache.clear()
+    """In a thread: ``lines`` measured for ``width``, or for ``width - scrollbar`` when they overflow
+    ``height``; the rows in sight made (around the marked line, or at ``scroll_y``, and the top)."""
     for wrap in (width, width - scrollbar):
-        strips: list[Strip] = []
-        marker: int | None = None
-        for n, line in enumerate(lines):
-            line_key = (line.plain, tuple(line.spans), wrap, context.key)
-            wrapped = None if cache is None else cache.get(line_key)
-            if wrapped is None:
-                wrapped = text_strips(line, wrap, context, console)
-                if cache is not None:
-                    cache[line_key] = wrapped
-            if n == marked:  # the mark ends the line: centre on its last row
-                marker = len(strips) + max(len(wrapped) - 1, 0)
-            strips.extend(wrapped)
-        if len(strips) <= height or scrollbar <= 0:
+        heights = [line_height(line, wrap, context, console, cache) for line in lines] if wrap > 0 else []
+        if sum(heights) <= height or scrollbar <= 0:
             break
-    return PreparedHistory(key, strips, wrap, marker)
+    marker: int | None = None
+    prepared = PreparedHistory(key, lines if wrap > 0 else [], heights, wrap, None, context, cache)
+    if marked is not None and marked < len(heights):  # the mark ends the line: centre on its last row
+        marker = prepared.starts[marked] + heights[marked] - 1
+        prepared.marker = marker
+        prepared.make(marker - height, marker + height, console)
+    prepared.make(0, height, console)
+    prepared.make(scroll_y, scroll_y + height, console)
+    return prepared
 
 
 class PredictionHistory(ScrollView, can_focus=True):
@@ -130,6 +187,7 @@ class PredictionHistory(ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.prepared: PreparedHistory | None = None
         self.line_cache: LineCache = {}  # for prepare_history, in the pane's build threads
+        self._row_console = private_console()  # for rows made on the UI thread (scrolled to)
 
     @property
     def key(self) -> object:
@@ -137,16 +195,19 @@ class PredictionHistory(ScrollView, can_focus=True):
 
     @property
     def line_count(self) -> int:
-        return 0 if self.prepared is None else len(self.prepared.strips)
+        return 0 if self.prepared is None else self.prepared.height
 
     def plain_lines(self) -> list[str]:
-        """Every prepared line as plain text (tests)."""
-        return [] if self.prepared is None else [strip.text for strip in self.prepared.strips]
+        """Every line as plain text (tests: makes the rows not made yet)."""
+        prepared = self.prepared
+        if prepared is None:
+            return []
+        return [prepared.strip(row, self._row_console).text for row in range(prepared.height)]
 
     def show(self, prepared: PreparedHistory | None) -> None:
         """Swap in ``prepared`` (None: empty); the travelled step's line, if any, scrolled into view."""
         self.prepared = prepared
-        size = Size(0, 0) if prepared is None else Size(prepared.width, len(prepared.strips))
+        size = Size(0, 0) if prepared is None else Size(prepared.width, prepared.height)
         if size != self.virtual_size:
             self._set_virtual_size(size)
         self.refresh()
@@ -174,8 +235,11 @@ class PredictionHistory(ScrollView, can_focus=True):
             y = max(0, prepared.marker - self.scrollable_content_region.height // 2)
             self.scroll_to(y=y, animate=False, immediate=True)
 
+    def on_resize(self) -> None:
+        self.post_message(PreparedSizeChanged())  # wrapped for another width: the pane builds again
+
     def render_line(self, y: int) -> Strip:
         n = y + self.scroll_offset.y
-        if self.prepared is not None and 0 <= n < len(self.prepared.strips):
-            return self.prepared.strips[n]
+        if self.prepared is not None and 0 <= n < self.prepared.height:
+            return self.prepared.strip(n, self._row_console)
         return Strip.blank(self.size.width, self.visual_style.rich_style)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.text import Text
 from textual.content import Content, Span
+from textual.message import Message
 from textual.strip import Strip
 from textual.style import Style
 from textual.visual import RenderOptions
@@ -50,6 +51,10 @@ class RenderContext:
     def key(self) -> tuple[object, ...]:
         """Equal when the same Text would give the same Strips."""
         return (self.style, self.rules, self.theme)
+
+
+class PreparedSizeChanged(Message):
+    """A widget showing prepared lines changed size: whoever prepares them builds them again for it."""
 
 
 def private_console() -> Console:

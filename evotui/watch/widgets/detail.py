@@ -482,6 +482,8 @@ class ExampleDetail(Vertical):
             # else: a stale build (a newer one is under way, or done): dropped
         elif event.state == WorkerState.ERROR and worker.error is not None:
             self._failed(worker.error, current=worker is self._worker)
+        elif event.state == WorkerState.CANCELLED and worker is self._worker:
+            self._job = None  # cancelled from outside (the app closing): the next request builds again
 
     def _apply(self, result: DetailPrepared) -> None:
         """The UI thread's part: swap the prepared Strips in."""

@@ -230,3 +230,14 @@ def test_an_early_read_of_files_changed_since_is_not_used(tmp_path: Path, early_
     view = first_read(tmp_path)
     assert "late" in view.history.example_ids
     assert_matches_reference(view.history, tmp_path)
+
+
+def test_evotui_worker_0_reads_in_the_thread_only(
+    tmp_path: Path, early_reads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVOTUI_WORKER", "0")
+    write_awkward_run(tmp_path)
+    assert not bulk_read.start_early_read(tmp_path)
+    view = first_read(tmp_path)
+    assert view.load.by_worker == 0
+    assert_matches_reference(view.history, tmp_path)

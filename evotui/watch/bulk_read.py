@@ -75,8 +75,13 @@ def read_columns(paths: list[str]) -> list[tuple[SnapshotColumns | ReadError, fl
     return out
 
 
+def workers_allowed() -> bool:
+    """``EVOTUI_WORKER=0`` reads in the service's thread only (to compare, or on a machine whose cores are busy)."""
+    return os.environ.get("EVOTUI_WORKER", "1") != "0" and (os.cpu_count() or 1) > 1
+
+
 def worth_a_worker(files: list[SnapshotFile]) -> bool:
-    return sum(f.size for f in files) >= WORKER_MIN_BYTES and (os.cpu_count() or 1) > 1
+    return sum(f.size for f in files) >= WORKER_MIN_BYTES and workers_allowed()
 
 
 # -- the worker process: `python -m evotui.watch.bulk_read`, frames of pickles on stdin and stdout -------------
@@ -196,7 +201,7 @@ def start_early_read(directory: str | os.PathLike[str]) -> bool:
         files = list_snapshot_files(directory)
     except OSError:
         return False
-    if sum(f.size for f in files) < EARLY_MIN_BYTES or not _a_core_is_free():
+    if sum(f.size for f in files) < EARLY_MIN_BYTES or not workers_allowed() or not _a_core_is_free():
         return False
     chunks: list[list[SnapshotFile]] = []
     budget = EARLY_BYTES

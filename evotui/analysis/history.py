@@ -77,6 +77,77 @@ class StepColumn:
         return self.outputs[index] if index < len(self.outputs) else None
 
 
+@dataclass
+class SnapshotColumns:
+    """One snapshot as the history needs it: its rows' fields as columns, in the rows' order.
+
+    Built in one pass per field (``of``), never a loop per row in Python; plain lists, numpy arrays and
+    a msgspec Struct, so it pickles: a worker process can build it while the run service builds another
+    (``evotui.watch.tail``). ``RunHistory.add_columns`` aligns it to the history's example index.
+    """
+
+    step: int
+    timestamp: str
+    summary: Summary
+    ids: list[str]
+    outputs: list[str]
+    loss: np.ndarray  # float64, NaN = no loss (None, NaN or infinite in the file)
+    similarity: np.ndarray  # float64, NaN = not finite
+    exact: np.ndarray  # float64: 1.0 right, 0.0 wrong
+    # True where the output stopped at max_new_tokens; None when no row has metadata (seed files).
+    hit_limit: np.ndarray | None
+    # (inputs, expected outputs, metadata) of the rows, or None when not carried (``with_texts=False``).
+    texts: tuple[list[str], list[str], list[dict[str, Any]]] | None = None
+    epoch: float | None = None
+    train_loss: float | None = None
+    learning_rate: float | None = None
+    eval_seconds: float | None = None
+
+    @property
+    def training_step(self) -> int:
+        return self.step
+
+    @staticmethod
+    def texts_of(snapshot: Snapshot) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        rows = snapshot.examples
+        return [r.input for r in rows], [r.expected_output for r in rows], [r.metadata for r in rows]
+
+    @classmethod
+    def of(
+        cls, snapshot: Snapshot, with_texts: bool = True, previous: SnapshotColumns | None = None
+    ) -> SnapshotColumns:
+        """The columns of ``snapshot``. With ``previous`` (the snapshot before it in the same batch), a list
+        equal to the previous one's ids is that very list, and an output equal to the previous one's at the
+        same row is that very string: fewer objects held, and pickled once for a batch."""
+        rows = snapshot.examples
+        ids = [r.example_id for r in rows]
+        outputs = [r.model_output for r in rows]
+        if previous is not None and ids == previous.ids:
+            ids = previous.ids
+            outputs = [old if old == new else new for old, new in zip(previous.outputs, outputs, strict=True)]
+        metas = [r.metadata for r in rows]
+        hit_limit = None
+        if any(metas):  # the tracker writes {"finish": "eos" | "length"} per row; seed files mostly {}
+            hit_limit = np.fromiter((m.get("finish") == "length" for m in metas), dtype=bool, count=len(metas))
+        texts = ([r.input for r in rows], [r.expected_output for r in rows], metas) if with_texts else None
+        return cls(
+            step=snapshot.training_step,
+            timestamp=snapshot.timestamp,
+            summary=snapshot.summary or Summary(),
+            ids=ids,
+            outputs=outputs,
+            loss=_float_column([r.loss for r in rows]),
+            similarity=_float_column([r.similarity for r in rows]),
+            exact=np.array([r.exact_match for r in rows], dtype=np.float64),
+            hit_limit=hit_limit,
+            texts=texts,
+            epoch=snapshot.epoch,
+            train_loss=snapshot.train_loss,
+            learning_rate=snapshot.learning_rate,
+            eval_seconds=snapshot.eval_seconds,
+        )
+
+
 @dataclass(frozen=True)
 class AddResult:
     step: int
@@ -129,32 +200,41 @@ class RunHistory:
     def index_of(self, example_id: str) -> int | None:
         return self._index.get(example_id)
 
-    def add(self, snapshot: Snapshot, source: str | None = None, texts: bool = True) -> AddResult:
-        """Add (or replace) the snapshot for ``snapshot.training_step``. O(len(snapshot.examples)).
+    def add(self, snapshot: Snapshot | SnapshotColumns, source: str | None = None, texts: bool = True) -> AddResult:
+        """Add (or replace) the snapshot for its ``training_step``. O(len(snapshot.examples)).
 
-        Column-wise list comprehensions and numpy conversions rather than a loop per row: a cold
-        start adds hundreds of 10,000-example snapshots, and this is most of its cost after decoding.
+        A ``Snapshot`` is first turned into ``SnapshotColumns`` (one pass per field, no loop per row);
+        a bulk load may hand over columns built elsewhere (a worker process, ``evotui.watch.tail``).
         ``texts=False`` keeps the input and expected texts of examples already known (a bulk load
         sets them once, from its newest snapshot, with ``set_texts``); new examples always get theirs.
         """
-        rows = snapshot.examples
-        ids = [r.example_id for r in rows]
+        if isinstance(snapshot, Snapshot):
+            cols = SnapshotColumns.of(snapshot, with_texts=False)
+            if texts or cols.ids != self._last_ids:  # texts needed: wanted, or examples possibly new
+                cols.texts = SnapshotColumns.texts_of(snapshot)
+            return self.add_columns(cols, source=source, texts=texts)
+        return self.add_columns(snapshot, source=source, texts=texts)
+
+    def add_columns(self, cols: SnapshotColumns, source: str | None = None, texts: bool = True) -> AddResult:
+        """``add`` for a snapshot already in columns. Texts are taken from ``cols.texts`` when it has them."""
+        ids = cols.ids
+        n_rows = len(ids)
         n_before = len(self.example_ids)
-        if ids == self._last_ids or (not n_before and len(set(ids)) == len(ids)):
+        if ids is self._last_ids or ids == self._last_ids or (not n_before and len(set(ids)) == n_rows):
             # The common case: the same examples in the same order as the previous snapshot.
             if not n_before:
                 self._index.update((eid, i) for i, eid in enumerate(ids))
                 self.example_ids.extend(ids)
-                self.inputs.extend([""] * len(ids))
-                self.expected.extend([""] * len(ids))
-                self.metadata.extend([{}] * len(ids))
+                self.inputs.extend([""] * n_rows)
+                self.expected.extend([""] * n_rows)
+                self.metadata.extend([{}] * n_rows)
             positions = self._last_positions
-            if positions is None or positions.shape[0] != len(ids) or not n_before:
-                positions = np.arange(len(ids), dtype=np.int64)
-            new_examples = len(ids) if not n_before else 0
+            if positions is None or positions.shape[0] != n_rows or not n_before:
+                positions = np.arange(n_rows, dtype=np.int64)
+            new_examples = n_rows if not n_before else 0
         else:
             new_examples = 0
-            positions = np.empty(len(rows), dtype=np.int64)
+            positions = np.empty(n_rows, dtype=np.int64)
             index = self._index
             for j, example_id in enumerate(ids):
                 i = index.get(example_id)
@@ -172,64 +252,67 @@ class RunHistory:
         n = len(self.example_ids)
         # The latest text wins: a rerun may fix an example's expected output.
         identity = positions.shape[0] == n and bool(np.array_equal(positions, np.arange(n)))
-        metas = [r.metadata for r in rows]
         if new_examples:
             self.texts_version += 1
+        row_texts = cols.texts
         if identity:
-            if texts or new_examples:
-                inputs = [r.input for r in rows]
-                expected = [r.expected_output for r in rows]
+            if row_texts is not None and (texts or new_examples):
+                inputs, expected, metas = row_texts
                 if inputs != self.inputs or expected != self.expected:
                     self.inputs[:] = inputs
                     self.expected[:] = expected
                     self.texts_version += 1
                 self.metadata[:] = metas
-            outputs: list[str | None] = [r.model_output for r in rows]
+            outputs: list[str | None] = list(cols.outputs)
         else:
             outputs = [None] * n
-            for j, row in enumerate(rows):
-                i = int(positions[j])
-                if texts or i >= n_before:
-                    self.inputs[i] = row.input
-                    self.expected[i] = row.expected_output
-                    self.metadata[i] = row.metadata
-                outputs[i] = row.model_output
-            if texts:
-                self.texts_version += 1
-        if len(self._last_outputs) == n:
+            for j, i in enumerate(positions.tolist()):
+                outputs[i] = cols.outputs[j]
+            if row_texts is not None and (texts or new_examples):
+                inputs, expected, metas = row_texts
+                for j, i in enumerate(positions.tolist()):
+                    if texts or i >= n_before:
+                        self.inputs[i] = inputs[j]
+                        self.expected[i] = expected[j]
+                        self.metadata[i] = metas[j]
+                if texts:
+                    self.texts_version += 1
+        last = self._last_outputs
+        if len(last) == n:
             # Share the string object when an output did not change since the previous snapshot: decoding
             # made a new one, and held for every step they were most of the memory (10,000 x 500: ~0.5 GB).
-            outputs = [old if old == new else new for old, new in zip(self._last_outputs, outputs, strict=True)]
+            outputs = [old if old == new else new for old, new in zip(last, outputs, strict=True)]
         self._last_outputs = outputs
-        loss = np.full(n, NAN)
-        sim = np.full(n, NAN)
-        exact = np.full(n, NAN)
-        if rows:
-            where = slice(None) if identity else positions  # a slice copies faster than fancy indexing
-            loss[where] = _float_column([r.loss for r in rows])
-            sim[where] = _float_column([r.similarity for r in rows])
-            exact[where] = np.array([r.exact_match for r in rows], dtype=np.float64)
-        hit_limit = None
-        if any(metas):  # the tracker writes {"finish": "eos" | "length"} per row; seed files mostly {}
-            hit_limit = np.zeros(n, dtype=bool)
-            hit = np.fromiter((m.get("finish") == "length" for m in metas), dtype=bool, count=len(metas))
-            hit_limit[slice(None) if identity else positions] = hit
-        step = snapshot.training_step
+        if identity:
+            loss, sim, exact = cols.loss, cols.similarity, cols.exact
+            hit_limit = cols.hit_limit
+        else:
+            loss = np.full(n, NAN)
+            sim = np.full(n, NAN)
+            exact = np.full(n, NAN)
+            loss[positions] = cols.loss
+            sim[positions] = cols.similarity
+            exact[positions] = cols.exact
+            hit_limit = None
+            if cols.hit_limit is not None:
+                hit_limit = np.zeros(n, dtype=bool)
+                hit_limit[positions] = cols.hit_limit
+        step = cols.step
         replaced = step in self.columns
         self.columns[step] = StepColumn(
             step=step,
-            timestamp=snapshot.timestamp,
-            summary=snapshot.summary or Summary(),
+            timestamp=cols.timestamp,
+            summary=cols.summary,
             loss=loss,
             similarity=sim,
             exact=exact,
             outputs=outputs,
             source=source,
-            epoch=snapshot.epoch,
-            train_loss=snapshot.train_loss,
-            learning_rate=snapshot.learning_rate,
-            eval_seconds=snapshot.eval_seconds,
-            n_present=len(rows),
+            epoch=cols.epoch,
+            train_loss=cols.train_loss,
+            learning_rate=cols.learning_rate,
+            eval_seconds=cols.eval_seconds,
+            n_present=n_rows,
             hit_limit=hit_limit,
         )
         if not replaced:

@@ -64,6 +64,11 @@ def watch_command(directory: Path, others: tuple[Path, ...], interval: float, be
         problem = check_watch_path(path)
         if problem is not None:
             raise click.ClickException(problem)
+    if not others:
+        from evotui.watch.bulk_read import start_early_read
+
+        # A worker process reads the oldest files on another core while this one imports the app.
+        start_early_read(directory)
     from evotui.watch.app import make_app  # textual is imported only for the command that needs it
 
     make_app(directory, interval=interval, compare=others, bell=bell, alerts=alerts).run()

@@ -21,11 +21,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from evotui.analysis.insights import Insight, Severity
+if TYPE_CHECKING:  # the insights module (numpy, statistics) is imported when there are insights to take
+    from evotui.analysis.insights import Insight
 
-ALERT_SEVERITY = Severity.WARNING
+ALERT_SEVERITY = "warning"  # a Severity value: announced from this one up
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,13 @@ class InsightAlerts:
 
     def take(self, run: Path, insights: Sequence[Insight]) -> AlertBatch:
         """The insights of ``run`` to announce now (and append to the alerts file)."""
+        from evotui.analysis.insights import Severity
+
         key = Path(run).absolute()
         initial = key not in self._seen
         seen = self._seen.setdefault(key, set())
-        new = [x for x in insights if x.severity.rank >= ALERT_SEVERITY.rank and (x.key, x.severity.value) not in seen]
+        least = Severity(ALERT_SEVERITY).rank
+        new = [x for x in insights if x.severity.rank >= least and (x.key, x.severity.value) not in seen]
         seen.update((x.key, x.severity.value) for x in new)
         if new and self.path is not None:
             self._append(key, new)

@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from textual.binding import Binding, BindingType
 
-from evotui.analysis.insights import Insight, Severity
 from evotui.watch.text import visible
 
 if TYPE_CHECKING:
+    from evotui.analysis.insights import Insight
     from evotui.analysis.table import TableQuery
     from evotui.watch.service import RunView
 
 INSIGHT_BINDINGS: list[BindingType] = [
     Binding("i", "insights", "Insights", show=False, tooltip="What the run says: regressions, collapse, slices..."),
 ]
-NOTIFY_SEVERITY = {Severity.WARNING: "warning", Severity.CRITICAL: "error"}
+NOTIFY_SEVERITY = {"warning": "warning", "critical": "error"}  # Severity value -> notification severity
 
 
 class InsightActions:
@@ -75,8 +75,8 @@ class InsightActions:
         alerts = getattr(self.app, "insight_alerts", None)
         # Every loaded view, even with no insight: the first one marks the run as seen, so that what
         # comes later is news (a cheap pass over the few insights).
-        if alerts is None or not view.loaded:
-            return
+        if alerts is None or not view.loaded or view.dynamics is None:
+            return  # without dynamics, no insights were looked for yet (a big first read shows its data first)
         batch = alerts.take(self.path, view.insights)
         if alerts.problem:
             self.notify(visible(alerts.problem), title="alerts file", severity="error", markup=False)
@@ -88,7 +88,7 @@ class InsightActions:
             self.notify(
                 f"{len(batch.new)} insight{'s' if len(batch.new) != 1 else ''} to look at: press i",
                 title="insights",
-                severity=NOTIFY_SEVERITY[worst],
+                severity=NOTIFY_SEVERITY[worst.value],
                 markup=False,
                 timeout=6,
             )
@@ -97,7 +97,7 @@ class InsightActions:
             self.notify(
                 visible(insight.message),
                 title=f"{insight.kind.value} · {insight.severity.value} (i: insights)",
-                severity=NOTIFY_SEVERITY[insight.severity],
+                severity=NOTIFY_SEVERITY[insight.severity.value],
                 markup=False,
                 timeout=8,
             )

@@ -9,12 +9,14 @@ its thread every ``interval`` seconds; this module knows nothing about threads o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evotui.analysis.history import SnapshotColumns
 from tracker.schema import RunManifest, Snapshot
 from tracker.store import (
     MANIFEST_NAME,
@@ -24,6 +26,8 @@ from tracker.store import (
     read_manifest,
     read_snapshot,
 )
+
+Outcome = tuple[SnapshotFile, Snapshot | SnapshotColumns | ReadError, float]  # file, what it holds, read seconds
 
 # States of the watched directory, shown in the header and the waiting screen.
 DIR_OK = "ok"
@@ -73,6 +77,7 @@ class LoadProgress:
 
     done: int = 0
     total: int = 0
+    by_worker: int = 0  # files of the read done by a worker process (evotui.watch.bulk_read)
 
     @property
     def active(self) -> bool:
@@ -105,12 +110,15 @@ class DirectoryTailer:
 
     def poll(
         self,
-        consume: Callable[[SnapshotFile, Snapshot], object] | None = None,
+        consume: Callable[[SnapshotFile, Snapshot | SnapshotColumns], object] | None = None,
         progress: LoadProgress | None = None,
+        stopped: Callable[[], bool] = lambda: False,
     ) -> PollResult:
         """What changed since the last poll. ``consume`` takes each new snapshot as soon as it is
         decoded instead of keeping it in ``loaded``: a cold start of 500 big files then never holds
-        all the decoded files at once."""
+        all the decoded files at once. A big read with ``consume`` is shared with a worker process
+        (``evotui.watch.bulk_read``): ``consume`` then gets ``SnapshotColumns``, in the files' order.
+        ``stopped()`` true cuts the read short (for a closing service, which then drops this tailer)."""
         result = PollResult(state=DIR_OK)
         try:
             files = list_snapshot_files(self.directory)
@@ -125,21 +133,18 @@ class DirectoryTailer:
         self._ever_seen = True
         self._set_state(result, DIR_OK)
         result.files_seen = len(files)
-        present: set[Path] = set()
+        present = {f.path for f in files}
+        todo = [f for f in files if self._signatures.get(f.path) != f.signature]
         if progress is not None:
             progress.done = 0
-            progress.total = sum(1 for f in files if self._signatures.get(f.path) != f.signature)
-        for f in files:
-            present.add(f.path)
-            if self._signatures.get(f.path) == f.signature:
-                continue
-            if progress is not None:
-                progress.done += 1
+            progress.total = len(todo)
+        for f in todo:
             self._signatures[f.path] = f.signature
             self._steps[f.path] = f.step
-            started = time.perf_counter()
-            outcome = read_snapshot(f.path)
-            result.read_seconds += time.perf_counter() - started
+        for f, outcome, seconds in self._read(todo, consume is not None, stopped, progress):
+            if progress is not None:
+                progress.done += 1
+            result.read_seconds += seconds
             if isinstance(outcome, ReadError):
                 self._errors[f.path] = outcome
                 result.failed.append(outcome)
@@ -148,6 +153,7 @@ class DirectoryTailer:
                 if self._errors.pop(f.path, None) is not None:
                     result.errors_changed = True
                 if consume is None:
+                    assert isinstance(outcome, Snapshot)  # columns come only from a bulk read (consume)
                     result.loaded.append((f, outcome))
                     problem = summary_problem(outcome)
                     if problem:
@@ -174,6 +180,31 @@ class DirectoryTailer:
         self._poll_manifest(result)
         result.errors = dict(self._errors)
         return result
+
+    def _read(
+        self, files: list[SnapshotFile], bulk: bool, stopped: Callable[[], bool], progress: LoadProgress | None
+    ) -> Iterator[Outcome]:
+        """Each file with what it holds (a Snapshot, columns or a ReadError) and its read seconds, in order.
+        Stopped early, the poll is cut short: its caller (a closing service) drops this tailer."""
+        if bulk:
+            from evotui.watch.bulk_read import Tally, has_early_read, read_in_order, worth_a_worker  # when needed
+
+            if has_early_read(self.directory) or worth_a_worker(files):
+                tally = Tally()
+                with contextlib.closing(read_in_order(files, stopped, tally)) as outcomes:
+                    for outcome in outcomes:
+                        if progress is not None:
+                            progress.by_worker = tally.worker
+                        yield outcome
+                if progress is not None:
+                    progress.by_worker = tally.worker
+                return
+        for f in files:
+            if stopped():
+                return
+            started = time.perf_counter()
+            outcome = read_snapshot(f.path)
+            yield f, outcome, time.perf_counter() - started
 
     def _poll_manifest(self, result: PollResult) -> None:
         path = self.directory / MANIFEST_NAME

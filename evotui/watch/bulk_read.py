@@ -1,0 +1,315 @@
+"""A big first read on two cores: a worker process and the run service's thread share the files.
+
+Why: a cold start of 500 files of 10,000 rows is Python work all the way (decoding ~7 ms a file, its
+columns ~3 ms more), and one thread holds the GIL for all of it. So when the first read is big
+(``WORKER_MIN_BYTES``), one worker process reads chunks of files from the oldest up while the service
+thread reads chunks from the newest down, until they meet. The worker sends each file back as
+``SnapshotColumns`` (lists and numpy arrays: cheap to pickle; an unchanged output or id list is one
+object, pickled once a chunk) or as the ``ReadError`` that ``read_snapshot`` gives, so errors are the
+same as in a read in the thread. Results are handed on in the files' order (the thread's own chunks
+last), so the history is built exactly as by a sequential read.
+
+If the worker cannot be started or dies, the thread reads what is left itself: slower, never wrong.
+The worker is a fresh interpreter (``python -m evotui.watch.bulk_read``, never a fork: the app runs
+threads) speaking length-prefixed pickles on its stdin/stdout; it ignores SIGINT, writes nothing on the
+terminal, and ends when its input closes: as soon as the read ends, the service closes or the app exits.
+``evotui watch DIR`` may start it before importing the app (``start_early_read``), when a core looks free.
+
+No textual here: the worker imports this module, ``evotui.analysis.history`` and ``tracker.store``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import queue
+import select
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from tracker.store import ReadError, SnapshotFile, list_snapshot_files, read_snapshot
+
+if TYPE_CHECKING:  # imported where used: ``start_early_read`` runs before numpy is imported
+    from evotui.analysis.history import SnapshotColumns
+
+    Outcome = tuple[SnapshotFile, SnapshotColumns | ReadError, float]  # the file, what it holds, read seconds
+
+# Below this many bytes to read, no worker: starting one costs ~0.2-0.3 s of a core (an interpreter,
+# numpy, msgspec), about what reading 40 MB of snapshots costs.
+WORKER_MIN_BYTES = 48 * 2**20
+CHUNK_FILES = 4  # files per task: small enough to share the work evenly, big enough to pickle few times
+# Chunks given to the worker ahead of time. The thread tops it up only between two chunks of its own: with
+# fewer, the worker sat idle half the time (measured: 2 ahead, 8 files a chunk: the thread read 4/5 of a run).
+WORKER_AHEAD = 3
+
+
+def read_columns(paths: list[str]) -> list[tuple[SnapshotColumns | ReadError, float]]:
+    """Read and check each file as ``read_snapshot`` does, and turn it into columns (runs in the worker,
+    and in the thread for its own chunks). Texts travel only when the ids differ from the previous file
+    of the chunk: a new example always comes with its texts; the others are set from the newest file."""
+    from evotui.analysis.history import SnapshotColumns
+
+    out: list[tuple[SnapshotColumns | ReadError, float]] = []
+    previous: SnapshotColumns | None = None
+    for path in paths:
+        started = time.perf_counter()
+        snapshot = read_snapshot(path)
+        if isinstance(snapshot, ReadError):
+            out.append((snapshot, time.perf_counter() - started))
+            continue
+        cols = SnapshotColumns.of(snapshot, with_texts=False, previous=previous)
+        if previous is None or cols.ids is not previous.ids:
+            cols.texts = SnapshotColumns.texts_of(snapshot)
+        del snapshot  # freed here, in the timed part: it is part of the cost of reading
+        out.append((cols, time.perf_counter() - started))
+        previous = cols
+    return out
+
+
+def workers_allowed() -> bool:
+    """``EVOTUI_WORKER=0`` reads in the service's thread only (to compare, or on a machine whose cores are busy)."""
+    return os.environ.get("EVOTUI_WORKER", "1") != "0" and (os.cpu_count() or 1) > 1
+
+
+def worth_a_worker(files: list[SnapshotFile]) -> bool:
+    return sum(f.size for f in files) >= WORKER_MIN_BYTES and workers_allowed()
+
+
+# -- the worker process: `python -m evotui.watch.bulk_read`, frames of pickles on stdin and stdout -------------
+# A plain subprocess rather than multiprocessing: multiprocessing's locks need its resource tracker, which
+# cannot start under Textual (sys.stderr has no file descriptor there), and spawn re-imports __main__.
+def _write_frame(stream: BinaryIO, payload: object) -> None:
+    data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _read_exactly(stream: BinaryIO, n: int) -> bytes:
+    parts: list[bytes] = []
+    while n:
+        part = stream.read(n)
+        if not part:
+            raise EOFError("the worker's pipe closed")
+        parts.append(part)
+        n -= len(part)
+    return b"".join(parts)
+
+
+def _read_frame(stream: BinaryIO) -> Any:
+    (size,) = struct.unpack("<Q", _read_exactly(stream, 8))
+    return pickle.loads(_read_exactly(stream, size))  # our own worker's output (plain lists, arrays, strings)
+
+
+def serve(requests: BinaryIO, replies: BinaryIO) -> None:
+    """The worker's loop: a list of paths in, ``read_columns`` of them out, until its input closes.
+
+    Replies are written by a second thread: the worker goes on reading while the app is not taking
+    them yet (an early read, started while the app is still importing, see ``start_early_read``)."""
+    out: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+    def write() -> None:
+        while (payload := out.get()) is not None:
+            _write_frame(replies, payload)
+
+    writer = threading.Thread(target=write, name="replies", daemon=True)
+    writer.start()
+    while True:
+        try:
+            paths = _read_frame(requests)
+        except EOFError:
+            break
+        out.put(read_columns(paths))
+    out.put(None)
+    writer.join()
+
+
+class _Worker:
+    """One worker process, fed chunks of files (``WORKER_AHEAD`` at a time: it never sits idle)."""
+
+    def __init__(self) -> None:
+        import evotui
+
+        env = dict(os.environ)
+        # The worker runs the same code as this process (a work tree, an editable install...).
+        home = str(Path(evotui.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join([home, *filter(None, [env.get("PYTHONPATH")])])
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "evotui.watch.bulk_read"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # never on the app's terminal
+            bufsize=0,  # unbuffered: select() on the pipe then says truly whether a reply is there
+            env=env,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.requests: BinaryIO = self.process.stdin
+        self.replies: BinaryIO = self.process.stdout
+
+    def send(self, chunk: list[SnapshotFile]) -> None:
+        _write_frame(self.requests, [str(f.path) for f in chunk])
+
+    def ready(self) -> bool:
+        return bool(select.select([self.replies], [], [], 0)[0])
+
+    def receive(self) -> list[tuple[SnapshotColumns | ReadError, float]]:
+        return _read_frame(self.replies)
+
+    def close(self) -> None:
+        """Ends the worker (its input closes: it stops after the chunk in hand; killed if it lingers)."""
+        with contextlib.suppress(OSError):
+            self.requests.close()
+        with contextlib.suppress(OSError):
+            self.replies.close()
+        try:
+            self.process.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class Tally:
+    """Who read how many files of a bulk read (for the bench's breakdown and the tests)."""
+
+    worker: int = 0
+    thread: int = 0
+    worker_pid: int | None = None
+
+
+# -- an early start: `evotui watch DIR` starts the worker before it imports the app -----------------------------
+# Importing textual, numpy and the app takes ~0.4 s of one core; the worker, started first, reads the oldest
+# files on the other core meanwhile. The run service takes it over at its first poll (``read_in_order``).
+EARLY_MIN_BYTES = 2 * 2**20  # a smaller run reads faster than a worker starts
+EARLY_BYTES = 64 * 2**20  # given to the worker up front (~0.5 s of reading); the rest is shared as usual
+_early: dict[Path, tuple[_Worker, list[list[SnapshotFile]]]] = {}
+
+
+def start_early_read(directory: str | os.PathLike[str]) -> bool:
+    """Start a worker on the oldest files of ``directory`` now, for the run service's first poll to take over.
+    False when not worth it (few bytes, one core, no snapshot file, no worker)."""
+    try:
+        files = list_snapshot_files(directory)
+    except OSError:
+        return False
+    if sum(f.size for f in files) < EARLY_MIN_BYTES or not workers_allowed() or not _a_core_is_free():
+        return False
+    chunks: list[list[SnapshotFile]] = []
+    budget = EARLY_BYTES
+    for i in range(0, len(files), CHUNK_FILES):
+        if budget <= 0:
+            break
+        chunks.append(files[i : i + CHUNK_FILES])
+        budget -= sum(f.size for f in chunks[-1])
+    try:
+        worker = _Worker()
+        for chunk in chunks:
+            worker.send(chunk)
+    except OSError:
+        return False
+    _early[Path(directory).resolve()] = (worker, chunks)
+    return True
+
+
+def _a_core_is_free() -> bool:
+    """Another core is likely idle (load average): a worker started now reads beside the app's imports
+    rather than slowing them down (measured on a busy 2-core machine: the imports took twice as long)."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # unknown (or no getloadavg on this system): assume a free core
+        load = 0.0
+    return cores >= 2 and load <= cores - 1
+
+
+def has_early_read(directory: Path) -> bool:
+    return directory.resolve() in _early
+
+
+def _take_early(files: list[SnapshotFile]) -> tuple[_Worker | None, list[list[SnapshotFile]]]:
+    """The early worker for ``files`` and the chunks it holds, if they are the first of ``files`` as listed
+    now (same paths, sizes and times); else it is ended (the files changed meanwhile) and none is used."""
+    if not files:
+        return None, []
+    early = _early.pop(files[0].path.parent.resolve(), None)
+    if early is None:
+        return None, []
+    worker, chunks = early
+    held = [f for chunk in chunks for f in chunk]
+    if [(f.path, f.signature) for f in held] != [(f.path, f.signature) for f in files[: len(held)]]:
+        worker.close()
+        return None, []
+    return worker, chunks
+
+
+def read_in_order(
+    files: list[SnapshotFile], stopped: Callable[[], bool] = lambda: False, tally: Tally | None = None
+) -> Iterator[Outcome]:
+    """Every file of ``files`` (in their order) with what it holds, read by a worker process and this
+    thread together. Stops early, without reading the rest, when ``stopped()`` becomes true."""
+    tally = tally if tally is not None else Tally()
+    worker, chunks = _take_early(files)
+    sent = len(chunks)  # chunks[front:sent] are with the worker, oldest first
+    held = sum(len(chunk) for chunk in chunks)
+    chunks += [files[i : i + CHUNK_FILES] for i in range(held, len(files), CHUNK_FILES)]
+    if worker is None:
+        with contextlib.suppress(OSError):  # no worker on this machine: the thread reads everything
+            worker = _Worker()
+    if worker is not None:
+        tally.worker_pid = worker.process.pid
+    front, back = 0, len(chunks)  # chunks[front:back] are not handed on yet
+    own: list[list[Outcome]] = []  # the thread's chunks, read from the newest down
+    try:
+        while front < back:
+            if stopped():
+                return
+            if worker is not None:
+                try:
+                    while sent < back and sent - front < WORKER_AHEAD:
+                        worker.send(chunks[sent])
+                        sent += 1
+                    if sent > front and (sent == back or worker.ready()):
+                        outcomes = worker.receive()
+                        tally.worker += len(outcomes)
+                        yield from (
+                            (f, outcome, seconds) for f, (outcome, seconds) in zip(chunks[front], outcomes, strict=True)
+                        )
+                        front += 1
+                        continue
+                except (OSError, EOFError, pickle.UnpicklingError, ValueError):
+                    # The worker died (killed, out of memory): the thread reads the rest itself.
+                    worker.close()
+                    worker, sent = None, front
+                    continue
+            if sent < back:
+                back -= 1  # not given to the worker: the thread reads it
+                own.append(_read_here(chunks[back]))
+                tally.thread += len(chunks[back])
+            else:
+                yield from _read_here(chunks[front])
+                tally.thread += len(chunks[front])
+                front += 1
+        for outcomes in reversed(own):
+            yield from outcomes
+    finally:
+        if worker is not None:
+            worker.close()
+
+
+def _read_here(chunk: list[SnapshotFile]) -> list[Outcome]:
+    outcomes = read_columns([str(f.path) for f in chunk])
+    return [(f, outcome, seconds) for f, (outcome, seconds) in zip(chunk, outcomes, strict=True)]
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's Ctrl-C is not the worker's
+    serve(sys.stdin.buffer, sys.stdout.buffer)

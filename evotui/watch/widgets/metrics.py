@@ -99,12 +99,21 @@ def metrics_text(history: RunHistory, width: int, regression_steps: list[int] | 
 
 
 class MetricsBar(Static):
+    """Redrawn only when its line changes; one line high whatever it says, so never a layout pass."""
+
+    DEFAULT_CSS = "MetricsBar { height: 1; }"
+
     def show(self, history: RunHistory, regression_steps: list[int] | None = None) -> None:
         self._history = history
         self._regressions = regression_steps
-        self.update(metrics_text(history, self.size.width or 80, regression_steps))
+        self._draw(metrics_text(history, self.size.width or 80, regression_steps))
+
+    def _draw(self, text: Text) -> None:
+        if text != getattr(self, "_shown", None):
+            self._shown = text
+            self.update(text, layout=False)
 
     def on_resize(self) -> None:
         history = getattr(self, "_history", None)
         if history is not None:
-            self.update(metrics_text(history, self.size.width, getattr(self, "_regressions", None)))
+            self._draw(metrics_text(history, self.size.width, getattr(self, "_regressions", None)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -22,14 +21,14 @@ def sparkline(values: np.ndarray, width: int) -> str:
     if width <= 0 or values.size == 0:
         return ""
     if values.size > width:
-        edges = np.linspace(0, values.size, width + 1).astype(int)
+        # Bucket means in three numpy passes (a Python loop of nanmeans cost ~1 ms a series at 500
+        # snapshots, on every live update). More values than buckets: every bucket holds one at least.
+        starts = np.linspace(0, values.size, width + 1).astype(int)[:-1]
+        present = ~np.isnan(values)
+        sums = np.add.reduceat(np.where(present, values, 0.0), starts)
+        counts = np.add.reduceat(present.astype(np.int64), starts)
         with np.errstate(all="ignore"):
-            values = np.array(
-                [
-                    np.nanmean(values[a:b]) if np.any(~np.isnan(values[a:b])) else np.nan
-                    for a, b in itertools.pairwise(edges)
-                ]
-            )
+            values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return " " * values.size

@@ -88,8 +88,8 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
         self._live_detail_timer: Timer | None = None
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
         # Per view taken in: (snapshots held, files read, read+decode s and derive s in the service's
-        # thread, s on the UI thread to take it in). For the benches.
-        self.timings: deque[tuple[int, int, float, float, float]] = deque(maxlen=256)
+        # thread, s on the UI thread to take it in, the service thread's CPU s for the poll). For the benches.
+        self.timings: deque[tuple[int, int, float, float, float, float]] = deque(maxlen=256)
 
     @property
     def state(self) -> RunView:
@@ -137,6 +137,7 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
                 view.read_seconds,
                 view.derive_seconds,
                 time.perf_counter() - started,
+                view.thread_seconds,
             )
         )
 

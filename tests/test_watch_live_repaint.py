@@ -119,3 +119,32 @@ async def test_a_row_drawn_before_shows_its_new_values_when_it_comes_back(tmp_pa
         await pilot.press("home")
         await wait_for(pilot, lambda: "ex_01" in table_line(app, table, 2))
         assert "changed while away" in table_line(app, table, 2)
+
+
+@sync
+async def test_focus_moving_to_the_filter_and_back_keeps_the_footer_keys(tmp_path: Path) -> None:
+    # Textual's footer rebuilds all its keys on every focus change, and holds the screen's updates
+    # while it does. Here the filter hides the letter keys (it types them) and enter brings them back:
+    # the same key widgets, shown and hidden.
+    from textual.widgets._footer import FooterKey
+
+    run_dir = tmp_path / "run"
+    store = SnapshotStore(run_dir, fsync=False)
+    store.ensure()
+    store.write(snapshot(0))
+    app = make_app(run_dir, interval=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 1)
+        screen = app.screen
+        keys = list(screen.query(FooterKey))
+        quit_key = next(key for key in keys if key.action == "app.quit")
+        assert "Quit" in screen_lines(app)[-1]
+        await pilot.press("slash", "q")
+        await wait_for(pilot, lambda: screen.query_state.text == "q")  # typed, not quit
+        await wait_for(pilot, lambda: "Quit" not in screen_lines(app)[-1])
+        assert not quit_key.display
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.focused, ExampleTable))
+        await wait_for(pilot, lambda: "Quit" in screen_lines(app)[-1])
+        assert quit_key.display
+        assert list(screen.query(FooterKey)) == keys  # the very same widgets: no rebuild

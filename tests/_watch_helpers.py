@@ -36,7 +36,8 @@ def frozen_clock(run: SyntheticRun, seconds_after_last: float = 12.0) -> Callabl
     return lambda: now
 
 
-async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Until ``condition()``; the timeout only ends a test that would otherwise hang (a loaded machine is slow)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -45,7 +46,7 @@ async def wait_for(pilot: Pilot, condition: Callable[[], bool], timeout: float =
     await pilot.pause()
 
 
-async def wait_loaded(pilot: Pilot, n_steps: int | None = None, timeout: float = 10.0) -> None:
+async def wait_loaded(pilot: Pilot, n_steps: int | None = None, timeout: float = 60.0) -> None:
     """Until the main screen shows the run (and, given ``n_steps``, that many snapshots)."""
     app = pilot.app
 

@@ -6,6 +6,9 @@
     python3 -m pytest -q -m unit    # pure functions, files in temp dirs: seconds
     python3 -m pytest -q -m app     # the real Textual app under Pilot, SVG snapshots
     python3 -m pytest -q -m slow    # end to end: real training, child processes, DDP
+
+The README's command runs the suite on two workers (pytest-xdist, ``-n 2 --dist loadgroup``); each test
+module is one group (see ``_worker_group``). ``-n 0`` runs it in one process.
 """
 
 from __future__ import annotations
@@ -37,13 +40,33 @@ def _drives_the_app(module: object) -> bool:
     return getattr(module, "make_app", None) is not None or getattr(module, "app_for", None) is not None
 
 
+# Fixtures shared by several modules and costly to build (a session fixture is built once per xdist worker):
+# every test that uses one runs in the same worker group, so it is built once in the whole run.
+SHARED_COSTLY_FIXTURES = ("toy_pair",)
+
+
+def _worker_group(item: pytest.Item) -> str:
+    """The xdist group (``-n 2 --dist loadgroup``): a test module stays on one worker (its module
+    fixtures, e.g. a trained toy model, are built once), and the users of a shared costly fixture too."""
+    for fixture in SHARED_COSTLY_FIXTURES:
+        if fixture in getattr(item, "fixturenames", ()):
+            return fixture
+    return Path(str(item.fspath)).stem
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups from the markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
         if item.get_closest_marker("slow") is not None:
             continue
         module = getattr(item, "module", None)
         app = _drives_the_app(module) or Path(str(item.fspath)).name in APP_TEST_FILES
         item.add_marker(pytest.mark.app if app else pytest.mark.unit)
+    # Groups holding slow tests first (stable within a group): two workers then finish close together
+    # instead of one running a training module alone at the end.
+    slow_groups = {_worker_group(item) for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: _worker_group(item) not in slow_groups)
 
 
 @pytest.fixture(autouse=True)

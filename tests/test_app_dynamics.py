@@ -193,12 +193,12 @@ async def test_step_travel_detail_pane_tells_the_status_as_of_the_travelled_step
         assert title.split(" · ")[1:3] == [f"as of step {steps[k]:,}", now.status[index]]
         shown_right = int(sum(history.columns[s].exact[index] == 1.0 for s in steps[: k + 1]))
         assert f"right at {shown_right} of {k + 1} snapshots" in title
-        assert f"◀ step {steps[k]:,}" in str(main.query_one("#detail-predictions").render())
+        assert f"◀ step {steps[k]:,}" in "\n".join(main.query_one("#detail-history").plain_lines())
         await pilot.press("escape")  # back to live: the whole run again, no marker
-        await pilot.pause()
+        await wait_for(pilot, lambda: detail.shown is not None and detail.shown[4] is None, "the detail pane")
         title = str(main.query_one("#detail-title").render())
         assert "as of step" not in title and title.split(" · ")[1] == whole.status[index]
-        assert "◀ step" not in str(main.query_one("#detail-predictions").render())
+        assert "◀ step" not in "\n".join(main.query_one("#detail-history").plain_lines())
 
 
 @pytest.mark.anyio

@@ -217,7 +217,8 @@ async def test_missing_directory_waits_then_starts(tmp_path: Path) -> None:
     app = make_app(target, interval=FAST)
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, WaitingScreen))
-        assert "does not exist yet" in screen_text(app)
+        # The words, wherever a long temp path made the centred message wrap.
+        await wait_for(pilot, lambda: "does not exist yet" in " ".join(screen_text(app).split()))
         write_synthetic_run(target, 5, 2, seed=5)
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
         assert "2 snapshots" in screen_lines(app)[0]

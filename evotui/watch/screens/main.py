@@ -39,9 +39,9 @@ from evotui.watch.widgets.run_header import RunHeader
 Clock = Callable[[], float]
 FOOTER_ROOMY_WIDTH = 84  # narrower: a compact footer (MainScreen's footer needs 81 columns padded, 69 compact)
 DETAIL_DELAY = 0.06  # seconds of quiet before the detail pane follows the table's cursor
-# New data reaches the detail pane at most this often. Its redraw is the costliest thing on the UI thread
-# (measured at 10,000 x 500: the plotext build ~60-90 ms, the 500-line prediction history ~150 ms of
-# layout), so a run writing several snapshots a second must not redraw it for each: keys stay quick.
+# New data reaches the detail pane at most this often. Its redraw is built in a thread (widgets/detail.py),
+# but still costs ~100-300 ms of CPU for a long history (the plotext figure, the wrapped history lines),
+# which the UI thread shares (one GIL), so a run writing several snapshots a second must not redraw it for each.
 LIVE_DETAIL_EVERY = 2.0
 
 

@@ -1,21 +1,50 @@
-"""The detail pane for one example: loss and similarity curves (plotext) and its prediction history."""
+"""The detail pane for one example: loss and similarity curves (plotext) and its prediction history.
+
+Off the UI thread: the pane's two heavy parts, the plotext figure and the prediction history, are
+prepared in a thread worker (``prepare_detail``) as ready ``Strip``s; their widgets (``CurvePlot``,
+``PredictionHistory``) only hand those out in ``render_line``. The UI thread reads the request (the
+run's frozen view, the example, the step, the widgets' sizes and styles), starts the worker and swaps
+the result in. Each part has a key (data, example, step, size, style); a part whose key is on screen
+is not built again, and a result for anything but the latest request is dropped. A failed build is
+logged (``evotui.watch.failure_log``) and shown in the pane and as a notification.
+
+``ExampleDetail.shown`` is the key of what is on screen, None while a build is under way.
+"""
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
-from rich.console import RenderableType
+from rich.console import Console
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from evotui.analysis.history import RunHistory
-from evotui.watch.text import cell_text, whole_text
+from evotui.watch.failure_log import record_failure
+from evotui.watch.text import cell_text, visible, whole_text
 from evotui.watch.widgets.example_table import STATUS_STYLES
+from evotui.watch.widgets.prediction_history import (
+    LineCache,
+    PredictionHistory,
+    PreparedHistory,
+    history_lines,
+    history_text,
+    prepare_history,
+)
+from evotui.watch.widgets.prepared_lines import PreparedSizeChanged, RenderContext, private_console, text_strips
+
+__all__ = ["CurvePlot", "ExampleDetail", "downsample", "history_lines", "history_text", "legend_text", "title_text"]
+
+WORKER_GROUP = "detail-pane"
 
 
 def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[list[float], list[float]]:
@@ -34,113 +63,194 @@ def downsample(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[list[float],
     return xs, ys
 
 
-class CurvePlot(PlotextPlot):
-    """PlotextPlot that rebuilds its picture only when the data or the size changed.
+@dataclass(frozen=True)
+class PlotTheme:
+    """textual-plotext's "auto" theme for the App's theme: its name and colours (read on the UI thread)."""
 
-    textual-plotext's ``render`` rebuilds the whole plot at every paint; a live app repaints often.
+    name: str
+    surface: str
+    foreground: str
+
+    @classmethod
+    def of(cls, widget: Widget) -> PlotTheme:
+        variables = widget.app.theme_variables
+        return cls(f"textual-auto-{widget.app.theme}", variables.get("surface", ""), variables.get("foreground", ""))
+
+    def register(self) -> None:
+        """Into plotext's theme table, as ``PlotextPlot._register_theme`` does (plotext reads it by name)."""
+        from plotext._dict import themes
+        from textual.color import Color
+        from textual_plotext.plot import _rgbify_theme, _sequence
+
+        if self.name not in themes:
+            surface = Color.parse(self.surface).rgb
+            themes[self.name] = _rgbify_theme(surface, surface, Color.parse(self.foreground).rgb, "default", _sequence)
+
+
+@dataclass(frozen=True, eq=False)
+class PlotData:
+    """One example's series, as the plot draws them."""
+
+    steps: np.ndarray  # float64
+    loss: np.ndarray
+    sim: np.ndarray
+    exact: np.ndarray
+    marker: int | None  # the travelled step, drawn as a vertical line
+
+    @classmethod
+    def of(cls, history: RunHistory, index: int, marker: int | None) -> PlotData:
+        return cls(
+            history.steps_array().astype(np.float64),
+            history.series(index, "loss"),
+            history.series(index, "similarity"),
+            history.series(index, "exact"),
+            marker,
+        )
+
+
+def plot_text(data: PlotData | None, width: int, height: int, theme: PlotTheme) -> Text:
+    """The curves as ANSI-coloured Text, built on a private plotext figure (safe in a thread).
+
+    The same picture as textual-plotext's ``PlotextPlot.render``: its ``Plot`` (a plotext figure
+    object, not plotext's module-level one), sized and themed as it does.
+    """
+    if data is None or width <= 0 or height <= 0:
+        return Text("")  # no example: the title says why
+    if data.steps.size == 0:
+        return Text("no data", style="dim")
+    from textual_plotext.plot import Plot
+
+    theme.register()
+    plt = Plot()
+    steps = data.steps
+    # x is the snapshot's index, labelled with its step: schedules are dense early (0, 10, 25,
+    # 50, 100, ...), and on a step axis every early snapshot of a long run sits in one column.
+    x = np.arange(steps.size, dtype=np.float64)
+    buckets = max(width // 2, 4)
+    lx, ly = downsample(x, data.loss, buckets)
+    sx, sy = downsample(x, data.sim, buckets)
+    if lx:
+        plt.plot(lx, ly, color="orange", marker="braille")
+    if sx:
+        plt.plot(sx, sy, color="cyan", marker="braille", yside="right")
+        plt.ylim(0, 1.05, yside="right")
+    ticks = np.unique(np.linspace(0, steps.size - 1, min(5, steps.size)).round().astype(np.int64))
+    plt.xticks(ticks.tolist(), [f"{int(steps[t]):,}" for t in ticks.tolist()])
+    if steps.size == 1:  # one snapshot: an axis around it, labelled with its step only
+        plt.xlim(-1, 1)
+    if data.marker is not None and data.marker in steps:
+        plt.vline(int(np.searchsorted(steps, data.marker)), color="white")
+    right = ~np.isnan(data.exact) & (data.exact == 1.0)
+    if right.any():
+        rx, ry = downsample(x[right], np.nan_to_num(data.sim[right], nan=1.0), buckets)
+        plt.scatter(rx, ry, color="green", marker="✓", yside="right")
+    # As PlotextPlot.render: the size twice (plotext's resizing needs both), then the theme.
+    plt.plotsize(width, height)
+    plt._set_size(width, height)
+    plt.theme(theme.name)
+    return Text.from_ansi(plt.build())
+
+
+class CurvePlot(Widget):
+    """The curves: Strips prepared in a thread (``plot_text``), handed out by ``render_line``."""
+
+    DEFAULT_CSS = """
+    CurvePlot {
+        width: 1fr;
+        height: 1fr;
+    }
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._marker: int | None = None  # the travelled step, drawn as a vertical line
-        self._data_key: object = None
-        self._cache_key: object = None
-        self._cache: RenderableType = Text("")
+        self.key: object = None  # what the strips show (see ExampleDetail._plot_key)
+        self._strips: list[Strip] = []
+        self._data: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # the series shown
 
-    def set_data(
-        self,
-        key: object,
-        steps: np.ndarray,
-        loss: np.ndarray,
-        sim: np.ndarray,
-        exact: np.ndarray,
-        marker: int | None = None,
-    ) -> None:
-        key = (key, marker)
-        if key == self._data_key:
-            return
-        self._data_key = key
-        self._data = (steps.astype(np.float64), loss, sim, exact)
-        self._marker = marker
+    def show(self, key: object, strips: list[Strip], data: PlotData | None) -> None:
+        self.key, self._strips = key, strips
+        self._data = None if data is None else (data.steps, data.loss, data.sim, data.exact)
         self.refresh()
 
-    def clear_data(self) -> None:
-        if self._data_key is not None or self._data is not None:
-            self._data_key, self._data, self._marker = None, None, None
-            self.refresh()
+    def on_resize(self) -> None:
+        self.post_message(PreparedSizeChanged())  # drawn for another size: the pane builds again
 
-    def render(self) -> RenderableType:
-        key = (self._data_key, self.size.width, self.size.height, self.app.theme)
-        if key == self._cache_key:
-            return self._cache
-        plt = self.plt
-        plt.clear_figure()
-        if self._data is None:
-            self._cache = Text("")  # no example: the title says why
-        elif self._data[0].size == 0:
-            self._cache = Text("no data", style="dim")
+    def render_line(self, y: int) -> Strip:
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.visual_style.rich_style)
+
+
+@dataclass(frozen=True, eq=False)
+class DetailJob:
+    """What one build prepares, read on the UI thread. A part whose key is None is kept as it is."""
+
+    shown: object  # ExampleDetail's key of the request
+    history: RunHistory  # a frozen view's history: read, never changed, by the thread
+    index: int | None
+    step: int | None
+    plot_key: object | None
+    plot_size: tuple[int, int]
+    plot_context: RenderContext
+    theme: PlotTheme
+    history_key: object | None
+    history_size: tuple[int, int]
+    scrollbar: int  # the history's scrollbar width (wrapped narrower when it overflows)
+    history_context: RenderContext
+    history_scroll: int  # the history's scroll offset: its rows in sight are made first
+    line_cache: LineCache
+
+
+@dataclass(frozen=True, eq=False)
+class DetailPrepared:
+    job: DetailJob
+    plot: list[Strip] | None
+    plot_data: PlotData | None
+    history: PreparedHistory | None
+
+
+def _cancelled() -> bool:
+    try:
+        return get_current_worker().is_cancelled
+    except Exception:  # not in a worker (called directly)
+        return False
+
+
+def prepare_detail(job: DetailJob) -> DetailPrepared | None:
+    """In a worker thread: the parts of ``job`` that changed, as Strips. None when cancelled meanwhile."""
+    console: Console = private_console()
+    history, index = job.history, job.index
+    valid = index is not None and index < history.n_examples
+    plot: list[Strip] | None = None
+    data: PlotData | None = None
+    if job.plot_key is not None:
+        width, height = job.plot_size
+        data = PlotData.of(history, index, job.step) if valid and index is not None else None
+        plot = text_strips(plot_text(data, width, height, job.theme), width, job.plot_context, console, height)
+    if _cancelled():
+        return None
+    prepared: PreparedHistory | None = None
+    if job.history_key is not None:
+        if valid and index is not None:
+            lines, marked = history_lines(history, index, job.step)
         else:
-            steps, loss, sim, exact = self._data
-            # x is the snapshot's index, labelled with its step: schedules are dense early (0, 10, 25,
-            # 50, 100, ...), and on a step axis every early snapshot of a long run sits in one column.
-            x = np.arange(steps.size, dtype=np.float64)
-            buckets = max(self.size.width // 2, 4)
-            lx, ly = downsample(x, loss, buckets)
-            sx, sy = downsample(x, sim, buckets)
-            if lx:
-                plt.plot(lx, ly, color="orange", marker="braille")
-            if sx:
-                plt.plot(sx, sy, color="cyan", marker="braille", yside="right")
-                plt.ylim(0, 1.05, yside="right")
-            ticks = np.unique(np.linspace(0, steps.size - 1, min(5, steps.size)).round().astype(np.int64))
-            plt.xticks(ticks.tolist(), [f"{int(steps[t]):,}" for t in ticks.tolist()])
-            if steps.size == 1:  # one snapshot: an axis around it, labelled with its step only
-                plt.xlim(-1, 1)
-            if self._marker is not None and self._marker in steps:
-                plt.vline(int(np.searchsorted(steps, self._marker)), color="white")
-            right = ~np.isnan(exact) & (exact == 1.0)
-            if right.any():
-                rx, ry = downsample(x[right], np.nan_to_num(sim[right], nan=1.0), buckets)
-                plt.scatter(rx, ry, color="green", marker="✓", yside="right")
-            self._cache = super().render()
-        self._cache_key = key
-        return self._cache
-
-
-def history_text(history: RunHistory, index: int, step: int | None = None) -> Text:
-    """Prediction history, oldest first; consecutive identical outputs are one line ("×N").
-
-    ``step`` (step travel): the line holding that snapshot is highlighted and marked "◀".
-
-    One Text rather than a rich Table: a Table re-measures every cell at every render, which costs
-    a second for a long history, and the pane is re-rendered whenever the selection moves.
-    """
-    points = history.prediction_history(index)
-    runs: list[list[Any]] = []
-    for p in points:
-        if runs and runs[-1][0].output == p.output and runs[-1][0].exact == p.exact:
-            runs[-1][1] = p.step
-            runs[-1][2] += 1
-        else:
-            runs.append([p, p.step, 1])
-    labels = [f"{first.step:,}" if count == 1 else f"{first.step:,}–{last:,}" for first, last, count in runs]
-    width = max((len(label) for label in labels), default=4)
-    text = Text(no_wrap=False)
-    text.append(f"{'step':>{width}}    sim output", style="bold")
-    for label, (first, last, count) in zip(labels, runs, strict=True):
-        text.append("\n")
-        line_start = len(text)
-        text.append(f"{label:>{width}} ", style="bold")
-        text.append("✓" if first.exact else "✗", style="green" if first.exact else "red")
-        text.append(" —   " if math.isnan(first.similarity) else f" {first.similarity:.2f} ")
-        text.append_text(whole_text(first.output, style="" if first.exact else "italic"))
-        if count > 1:
-            text.append(f"  ×{count}", style="dim")
-        if step is not None and first.step <= step <= last:
-            text.append(f"  ◀ step {step:,}", style="bold reverse")
-            text.stylize("on #303050", line_start, len(text))
-    return text
+            lines, marked = [], None
+        width, height = job.history_size
+        prepared = prepare_history(
+            job.history_key,
+            lines,
+            marked,
+            width,
+            height,
+            job.scrollbar,
+            job.history_scroll,
+            job.history_context,
+            console,
+            job.line_cache,
+        )
+    if _cancelled():
+        return None
+    return DetailPrepared(job, plot, data, prepared)
 
 
 def title_text(history: RunHistory, dynamics: Any | None, index: int, width: int, step: int | None = None) -> Text:
@@ -203,15 +313,28 @@ def legend_text(width: int = 200) -> Text:
     return text
 
 
+def update_keeping_layout(static: Static, text: Text) -> None:
+    """``static.update(text)``, with a layout of the screen only when its height changes.
+
+    A layout of the whole screen follows every ``Static.update`` by default: a reflow and a repaint
+    of every widget, the table included. The input and expected texts of two examples mostly take
+    the same number of lines.
+    """
+    width = static.content_region.width
+    height = static.content_region.height
+    same = width > 0 and Content.from_rich_text(text).get_height(static.styles, width) == height
+    static.update(text, layout=not same)
+
+
 class PlotLegend(Static):
     """The plot's legend line, as long as its width allows."""
 
     def on_resize(self) -> None:
-        self.update(legend_text(self.content_size.width))
+        self.update(legend_text(self.content_size.width), layout=False)  # one line, always
 
 
 class ExampleDetail(Vertical):
-    """``show(history, dynamics, index)``; redraws only what changed for that example."""
+    """``show(history, dynamics, index)``; the title now, the curves and history when built (see above)."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-title")
@@ -222,68 +345,180 @@ class ExampleDetail(Vertical):
             with Vertical(id="detail-side"):
                 # The input and expected output stay in sight; only the prediction history scrolls.
                 yield Static("", id="detail-texts")
-                with VerticalScroll(id="detail-history"):
-                    yield Static("", id="detail-predictions")
+                yield PredictionHistory(id="detail-history")
 
-    # (history id, version, index, dynamics id, travelled step, empty note) on screen
-    shown: tuple[int, int, int | None, int, int | None, str | None] | None = None
-
+    # (history id, version, index, dynamics id, travelled step, empty note) last asked for
+    _requested: tuple[int, int, int | None, int, int | None, str | None] | None = None
+    _on_screen: tuple[int, int, int | None, int, int | None, str | None] | None = None
+    _request: tuple[RunHistory, int | None, int | None] | None = None  # history, index, step
+    _job: DetailJob | None = None  # the build under way (its result is the only one taken)
+    _worker: Worker[DetailPrepared | None] | None = None  # its worker
+    _texts_key: tuple[object, ...] | None = None
     _title_args: tuple[RunHistory, Any, int, int | None] | None = None
+    # The reason the last build failed (shown in the pane until a build succeeds).
+    failure: str | None = None
+
+    # Shown instead of "no example selected" when the table's filter matched nothing (set by the screen).
+    empty_note: str | None = None
+
+    @property
+    def shown(self) -> tuple[int, int, int | None, int, int | None, str | None] | None:
+        """The key of what is on screen: (history id, version, index, dynamics id, step, empty note).
+
+        None while a build is under way (a new example, new data, or a new size).
+        """
+        return None if self._job is not None else self._on_screen
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._build())
 
     def on_resize(self) -> None:
         if self._title_args is not None:  # the title's parts fit the width: choose them again
             history, dynamics, index, step = self._title_args
             title = title_text(history, dynamics, index, self.size.width - 2, step)
-            self.query_one("#detail-title", Static).update(title)
+            self.query_one("#detail-title", Static).update(title, layout=False)
 
-    def _scroll_to_marker(self) -> None:
-        predictions = self.query_one("#detail-predictions", Static)
-        lines = str(predictions.render()).split("\n")
-        line = next((n for n, text in enumerate(lines) if "◀ step" in text), None)
-        if line is not None:
-            pane = self.query_one("#detail-history", VerticalScroll)
-            y = predictions.virtual_region.y + line
-            pane.scroll_to(y=max(0, y - pane.size.height // 2), animate=False, immediate=True)
-
-    # Shown instead of "no example selected" when the table's filter matched nothing (set by the screen).
-    empty_note: str | None = None
+    def on_prepared_size_changed(self, event: PreparedSizeChanged) -> None:
+        """The plot or the history changed size (enter: full height; a terminal resized): built for it."""
+        event.stop()
+        self._build()
 
     def show(self, history: RunHistory, dynamics: Any | None, index: int | None, step: int | None = None) -> None:
         """``step``: the travelled step (None when following live); ``dynamics`` are then as of it."""
         key = (id(history), history.version, index, id(dynamics), step, self.empty_note if index is None else None)
-        if key == self.shown:
+        if key == self._requested:
             return
-        self.shown = key
+        self._requested = key
         title = self.query_one("#detail-title", Static)
         texts = self.query_one("#detail-texts", Static)
-        predictions = self.query_one("#detail-predictions", Static)
-        plot = self.query_one(CurvePlot)
         legend = self.query_one(PlotLegend)
-        legend.display = index is not None and index < history.n_examples  # no plot, no legend
-        if index is None or index >= history.n_examples:
+        valid = index is not None and index < history.n_examples
+        legend.display = valid  # no plot, no legend
+        if index is None or not valid:
             self._title_args = None
-            title.update(Text(self.empty_note or "no example selected", style="dim", no_wrap=True, overflow="ellipsis"))
-            texts.update("")
-            predictions.update("")
-            plot.clear_data()
+            self._request = (history, None, None)
+            note = Text(self.empty_note or "no example selected", style="dim", no_wrap=True, overflow="ellipsis")
+            title.update(note, layout=False)
+            if self._texts_key is not None:
+                self._texts_key = None
+                update_keeping_layout(texts, Text(""))
+        else:
+            self._title_args = (history, dynamics, index, step)
+            self._request = (history, index, step)
+            title.update(title_text(history, dynamics, index, self.size.width - 2, step), layout=False)
+            # Inputs rarely change: a live update of the same example leaves this (auto-height) box alone.
+            texts_key = (index, history.inputs[index], history.expected[index])
+            if texts_key != self._texts_key:
+                self._texts_key = texts_key
+                io = Text()
+                io.append("input    ", style="bold")
+                io.append_text(whole_text(history.inputs[index]))
+                io.append("\nexpected ", style="bold")
+                io.append_text(whole_text(history.expected[index]))
+                update_keeping_layout(texts, io)
+        self._build()
+
+    def _build(self) -> None:
+        """Start a build of what the latest request needs and is not on screen (nothing when all is)."""
+        if self._request is None or self._requested is None or not self.is_attached:
             return
-        self._title_args = (history, dynamics, index, step)
-        title.update(title_text(history, dynamics, index, self.size.width - 2, step))
-        io = Text()
-        io.append("input    ", style="bold")
-        io.append_text(whole_text(history.inputs[index]))
-        io.append("\nexpected ", style="bold")
-        io.append_text(whole_text(history.expected[index]))
-        texts.update(io)
-        predictions.update(history_text(history, index, step))
-        if step is not None:
-            # The travelled step's line may be far down a long history: bring it into view once laid out.
-            self.call_after_refresh(self._scroll_to_marker)
-        plot.set_data(
-            (id(history), history.version, index),
-            history.steps_array(),
-            history.series(index, "loss"),
-            history.series(index, "similarity"),
-            history.series(index, "exact"),
-            marker=step,
+        history, index, step = self._request
+        plot = self.query_one(CurvePlot)
+        pane = self.query_one(PredictionHistory)
+        data_key = (id(history), history.version, index, step)
+        plot_context, history_context = RenderContext.of(plot), RenderContext.of(pane)
+        plot_size = (plot.size.width, plot.size.height)
+        history_size = (pane.size.width, pane.size.height)
+        plot_key = (data_key, plot_size, plot_context.key)
+        history_key = (data_key, history_size, history_context.key)
+        job = self._job
+        if job is not None and job.shown == self._requested:
+            will_show = (
+                plot.key if job.plot_key is None else job.plot_key,
+                pane.key if job.history_key is None else job.history_key,
+            )
+            if will_show == (plot_key, history_key):
+                return  # that very build is under way
+        if plot_key == plot.key and history_key == pane.key:
+            self._job = None  # everything asked for is on screen (a stale build's result will be dropped)
+            self._on_screen = self._requested
+            return
+        job = DetailJob(
+            shown=self._requested,
+            history=history,
+            index=index,
+            step=step,
+            plot_key=None if plot_key == plot.key else plot_key,
+            plot_size=plot_size,
+            plot_context=plot_context,
+            theme=PlotTheme.of(self),
+            history_key=None if history_key == pane.key else history_key,
+            history_size=history_size,
+            scrollbar=pane.styles.scrollbar_size_vertical,
+            history_context=history_context,
+            history_scroll=int(pane.scroll_y),
+            line_cache=pane.line_cache,
         )
+        self._job = job
+        self._worker = self.run_worker(
+            partial(prepare_detail, job),
+            name="detail pane",
+            description="detail pane (curves and prediction history)",
+            group=WORKER_GROUP,
+            exclusive=True,  # a newer request cancels the older build
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != WORKER_GROUP:
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS:
+            result = worker.result
+            if isinstance(result, DetailPrepared) and result.job is self._job:
+                self._apply(result)
+            # else: a stale build (a newer one is under way, or done): dropped
+        elif event.state == WorkerState.ERROR and worker.error is not None:
+            self._failed(worker.error, current=worker is self._worker)
+        elif event.state == WorkerState.CANCELLED and worker is self._worker:
+            self._job = None  # cancelled from outside (the app closing): the next request builds again
+
+    def _apply(self, result: DetailPrepared) -> None:
+        """The UI thread's part: swap the prepared Strips in."""
+        job = result.job
+        self._job = None
+        self.failure = None
+        if result.plot is not None:
+            self.query_one(CurvePlot).show(job.plot_key, result.plot, result.plot_data)
+        if result.history is not None:
+            self.query_one(PredictionHistory).show(result.history)
+        self._on_screen = job.shown
+        self._build()  # the pane may have been resized meanwhile: nothing happens when all is current
+
+    def _failed(self, error: BaseException, current: bool = True) -> None:
+        """A build that raised: the reason in the pane and a notification, the traceback in the log.
+
+        ``current``: the latest build (an older one that failed after it was overtaken is only reported).
+        """
+        log = record_failure("worker: detail pane", error)
+        where = f" (traceback in {log})" if log is not None else ""
+        if not current:
+            self.notify(visible(f"detail pane: {type(error).__name__}: {error}{where}"), severity="error", markup=False)
+            return
+        job, self._job = self._job, None
+        self.failure = visible(f"could not draw this example: {type(error).__name__}: {error}")
+        plot = self.query_one(CurvePlot)
+        message = Text(self.failure, style="bold red")
+        strips = text_strips(message, plot.size.width, RenderContext.of(plot), private_console(), plot.size.height)
+        # Keyed as the failed build would have been: the same request is not retried (a resize, say);
+        # new data or another example are. The history of whatever was shown before goes.
+        pane = self.query_one(PredictionHistory)
+        plot_key = plot.key if job is None or job.plot_key is None else job.plot_key
+        history_key = pane.key if job is None or job.history_key is None else job.history_key
+        plot.show(plot_key, strips, None)
+        pane.show(PreparedHistory(history_key, [], [], 0, None, RenderContext.of(pane), pane.line_cache))
+        if job is not None:
+            self._on_screen = job.shown
+        self.notify(f"{self.failure}{where}", severity="error", markup=False)

@@ -219,7 +219,7 @@ async def live_updates(n_examples: int, stages: tuple[int, ...], per_stage: int)
                     await pilot.pause()  # the refresh that puts it on screen
                     seen = time.perf_counter()
                     assert f"{k} snapshots" in "".join(s.text for s in app.screen._compositor.render_strips()[0])
-                    held, n_files, read_s, _, apply_s = screen.timings[-1]
+                    held, n_files, read_s, _, apply_s, _ = screen.timings[-1]
                     out.append((held, seen - renamed, read_s / max(n_files, 1), apply_s))
     return out
 

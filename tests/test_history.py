@@ -74,3 +74,17 @@ def test_a_frozen_copy_stays_as_it_was_and_text_caches_follow_only_text_changes(
     assert table_rows(history.frozen_copy(), None, TableQuery(text="q c")).order.tolist() == [2]
     assert table_rows(copy, None, TableQuery(text="1")).order.tolist() == [0]
     assert table_rows(history.frozen_copy(), None, TableQuery(text="1")).order.tolist() == []
+
+
+def test_outputs_held_are_not_walked_by_every_garbage_collection() -> None:
+    # A run holds examples x snapshots output references; as lists every full collection walked them
+    # all (a pause growing with the run, on whichever thread allocated). Strings only: untracked.
+    import gc
+
+    history = RunHistory()
+    history.add(snap(0, {"a": ("4", True, 0.1), "b": ("5", False, 2.0)}))
+    history.add(snap(10, {"b": ("4", True, 0.2)}))  # "a" absent: None
+    gc.collect()
+    for step in history.steps:
+        assert not gc.is_tracked(history.columns[step].outputs)
+    assert list(history.columns[10].outputs) == [None, "4"]

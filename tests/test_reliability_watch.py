@@ -89,7 +89,7 @@ async def test_slow_plain_writer_partial_files_are_skipped_then_picked_up(tmp_pa
         history = app.screen.state.history
         assert history.steps == [0, 10, 20, 30]
         for step, snap in snaps.items():
-            assert history.columns[step].outputs == [r.model_output for r in snap.examples]
+            assert list(history.columns[step].outputs) == [r.model_output for r in snap.examples]
         assert "skipped" not in _header(app)
 
         # Replaced in place, slowly, with other content: read again (not a second step).
@@ -271,7 +271,7 @@ def test_history_shares_unchanged_output_strings_between_snapshots() -> None:
     for snap in (first, msgspec.json.decode(msgspec.json.encode(second), type=Snapshot)):  # new str objects
         history.add(snap)
     before, after = history.columns[0].outputs, history.columns[10].outputs
-    assert after == [r.model_output for r in second.examples]  # the values are the snapshot's
+    assert list(after) == [r.model_output for r in second.examples]  # the values are the snapshot's
     assert after[3] == "changed" and before[3] != "changed"
     assert all(after[i] is before[i] for i in range(50) if i != 3 and before[i] == after[i])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -85,7 +86,7 @@ class ExampleColumns:
     loss: np.ndarray
     similarity: np.ndarray
     exact: np.ndarray
-    outputs: list[str | None]
+    outputs: Sequence[str | None]
     status: np.ndarray  # str, "" without dynamics
     learned_step: np.ndarray  # int64, -1 none
     learned_after: np.ndarray  # int64, -1 none
@@ -130,7 +131,7 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
     col = history.columns[step]
     # The column's own list when it covers every example (no copy: it is never changed, and the search
     # text cache knows it by identity).
-    outputs = col.outputs if len(col.outputs) == n else col.outputs + [None] * (n - len(col.outputs))
+    outputs = col.outputs if len(col.outputs) == n else col.outputs + (None,) * (n - len(col.outputs))
     if dynamics is not None and len(dynamics.status) == n:
         status = np.asarray(dynamics.status)  # str; no object copy (10,000 of them on every update)
         learned_step = np.asarray(dynamics.learned_step, dtype=np.int64)
@@ -161,7 +162,7 @@ def example_columns(history: RunHistory, dynamics: Any | None, step: int | None)
 # view), and the outputs of one step (keyed by that step's outputs list, never changed once made).
 # A handful of entries: a few runs open at once, a few steps visited.
 _text_cache: dict[tuple[int, int, int], list[str]] = {}
-_output_cache: dict[int, tuple[list[str | None], list[str]]] = {}
+_output_cache: dict[int, tuple[Sequence[str | None], list[str]]] = {}
 _CACHED = 4
 
 
@@ -192,7 +193,7 @@ def _texts(history: RunHistory) -> list[str]:
     return texts
 
 
-def _outputs(outputs: list[str | None]) -> list[str]:
+def _outputs(outputs: Sequence[str | None]) -> list[str]:
     cached = _output_cache.get(id(outputs))
     if cached is not None and cached[0] is outputs:
         return cached[1]
@@ -203,7 +204,7 @@ def _outputs(outputs: list[str | None]) -> list[str]:
 
 # Text matches, cached like the texts: a filter set while snapshots arrive rescans only the new outputs.
 _text_match_cache: dict[tuple[str, tuple[int, int, int]], np.ndarray] = {}
-_output_match_cache: dict[tuple[str, int], tuple[list[str | None], np.ndarray]] = {}
+_output_match_cache: dict[tuple[str, int], tuple[Sequence[str | None], np.ndarray]] = {}
 
 
 def text_mask(history: RunHistory, columns: ExampleColumns, needle: str) -> np.ndarray:

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from evotui.analysis.table import COLUMN_KEYS, COLUMNS, QUICK_FILTERS, TableQuery, TableRows, table_rows
@@ -32,6 +32,7 @@ from evotui.watch.text import visible
 from evotui.watch.widgets.detail import ExampleDetail
 from evotui.watch.widgets.example_table import ExampleTable, SortRequested, no_match_note
 from evotui.watch.widgets.filter_bar import FilterBar, QuickFilters
+from evotui.watch.widgets.footer import KeysFooter
 from evotui.watch.widgets.metrics import MetricsBar
 from evotui.watch.widgets.run_header import RunHeader
 
@@ -88,8 +89,8 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
         self._live_detail_timer: Timer | None = None
         self.loaded = False  # the first snapshots are on screen (tests and benches wait for this)
         # Per view taken in: (snapshots held, files read, read+decode s and derive s in the service's
-        # thread, s on the UI thread to take it in). For the benches.
-        self.timings: deque[tuple[int, int, float, float, float]] = deque(maxlen=256)
+        # thread, s on the UI thread to take it in, the service thread's CPU s for the poll). For the benches.
+        self.timings: deque[tuple[int, int, float, float, float, float]] = deque(maxlen=256)
 
     @property
     def state(self) -> RunView:
@@ -102,7 +103,7 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
         yield FilterBar(id="filter-bar")
         yield ExampleTable(id="examples")
         yield ExampleDetail(id="detail")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(QuickFilters).show(self.query_state.quick)
@@ -115,7 +116,7 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
     def on_resize(self) -> None:
         self.query_one(QuickFilters).show(self.query_state.quick)  # short labels on narrow terminals
         # Every footer label fits 80 columns only without the padding around each key.
-        self.query_one(Footer).compact = self.size.width < FOOTER_ROOMY_WIDTH
+        self.query_one(KeysFooter).compact = self.size.width < FOOTER_ROOMY_WIDTH
 
     def on_unmount(self) -> None:
         if self.service is not None:
@@ -137,6 +138,7 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
                 view.read_seconds,
                 view.derive_seconds,
                 time.perf_counter() - started,
+                view.thread_seconds,
             )
         )
 

@@ -9,7 +9,7 @@ the scrolling, cursor and caching are the example table's.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ from evotui.analysis.compare import Comparison, delta_label, learned_label, run_
 from evotui.analysis.history import RunHistory
 from evotui.analysis.table import Column, TableQuery
 from evotui.watch.text import cell_text
-from evotui.watch.widgets.example_table import GAP, STATUS_STYLES, ExampleTable
+from evotui.watch.widgets.example_table import GAP, STATUS_STYLES, ExampleTable, key_number
 from evotui.watch.widgets.runs_plot import run_style
 
 
@@ -99,7 +99,8 @@ class CompareTable(ExampleTable):
         super().show(rows, history or RunHistory())  # type: ignore[arg-type]
 
     def _layout_columns(self) -> None:
-        width = max(self.size.width - self.styles.scrollbar_size_vertical, 20)
+        self._line_width = self.size.width
+        width = max(self._line_width - self.styles.scrollbar_size_vertical, 20)
         fixed = [c.width for c in self.columns]
         flexible = [i for i, c in enumerate(self.columns) if c.width == 0]
         room = width - sum(fixed) - GAP * (len(self.columns) - 1)
@@ -116,6 +117,28 @@ class CompareTable(ExampleTable):
         return None
 
     # -- rendering -----------------------------------------------------------------------------------
+    def _row_key(self, index: int) -> Hashable:
+        """Everything the row shows (see ``ExampleTable._row_key``): each run's status, learned step,
+        exactness and output, and which run is B."""
+        rows = self.compare_rows
+        assert rows is not None
+        cmp = rows.comparison
+        return (
+            index,
+            rows.b,
+            cmp.x_axis,
+            cmp.example_ids[index],
+            *(
+                (
+                    str(cmp.status[index, r]),
+                    key_number(float(cmp.learned_x[index, r])),
+                    key_number(float(cmp.exact_now[index, r])),
+                    cmp.outputs[r][index],
+                )
+                for r in range(cmp.n_runs)
+            ),
+        )
+
     def _cells(self, index: int) -> list[Text]:
         rows = self.compare_rows
         assert rows is not None

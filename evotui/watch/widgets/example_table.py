@@ -1,24 +1,31 @@
 """The example table, on Textual's Line API: only the rows on screen are ever turned into text.
 
 10,000 examples cost an ordering array (``TableRows.order``); ``render_line`` builds the few dozen
-visible rows on demand and caches them until the data, the width or the cursor changes. Row 0 of the
-widget is a fixed header (click a title to sort). The cursor follows an *example*, not a row: when
-new snapshots re-sort or re-filter the rows, the same example stays selected.
+visible rows on demand. Row 0 of the widget is a fixed header (click a title to sort). The cursor
+follows an *example*, not a row: when new snapshots re-sort or re-filter the rows, the same example
+stays selected.
+
+Live updates redraw only what changed: each screen line has a key saying what it shows (the example
+and every value drawn for it, whether the cursor is on it; the header's titles), a built line is
+cached under its key, and ``show`` repaints just the lines whose key differs from the one drawn last.
+A snapshot that changes three visible rows costs three lines, not the whole table; the cursor moving
+costs two.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import ClassVar
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Span, Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -39,6 +46,7 @@ STATUS_STYLES = {
 GAP = 1  # blank cells between columns
 OUTPUT_MIN = len("output")  # the output column's narrowest, when the input takes the room
 MEASURED = 2000  # examples whose lengths set the column widths (a live table must not measure 10,000)
+CACHED_LINES = 2000  # built lines kept (a few screens' worth of rows, cursor and not)
 
 
 def longest(texts: list[str]) -> int:
@@ -61,6 +69,11 @@ def _loss(value: float) -> str:
         if len(text) <= 5:
             return text
     return f"{value:.0e}"
+
+
+def key_number(value: float) -> float | None:
+    """A number as a line key part: NaN (never equal to itself) as None."""
+    return None if math.isnan(value) else value
 
 
 def no_match_note(query: TableQuery) -> str:
@@ -109,39 +122,65 @@ class ExampleTable(ScrollView, can_focus=True):
     ExampleTable > .example-table--sorted { text-style: bold underline; }
     """
 
-    cursor: reactive[int] = reactive(0, always_update=False)
+    # No repaint of its own: watch_cursor repaints the two lines the cursor leaves and reaches.
+    cursor: reactive[int] = reactive(0, always_update=False, repaint=False)
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.rows: TableRows | None = None
         self.history: RunHistory | None = None
         self.selected_index: int | None = None  # global example index under the cursor
-        self._strips: dict[tuple[int, int, bool], Strip] = {}
+        self._strips: dict[Hashable, Strip] = {}  # line key (see _line_key) -> the line built for it
+        self._drawn: dict[int, Hashable] = {}  # screen line -> the key of what is drawn there now
+        self._styles: dict[str, Style] = {}  # base, header and cursor styles, until styles change
         self._widths: list[int] = []
+        self._line_width = 0  # the widget's width when the columns were laid out
         self._id_width = 6
         self._input_len = self._expected_len = 0  # the longest input and expected output (first 2,000)
-        self._measured: tuple[int, int] | None = None
+        # (run lineage, texts version, examples) the lengths above were measured for: every view of a
+        # live run is a new history object, but its texts change rarely (measuring costs ~10 ms).
+        self._measured: tuple[int, int, int] | None = None
         self.painted_at = 0.0
 
     # -- data ----------------------------------------------------------------------------------------
     def show(self, rows: TableRows, history: RunHistory) -> None:
-        """New rows (filter, sort or data changed). Keeps the selected example, and the scroll offset."""
+        """New rows (filter, sort or data changed). Keeps the selected example, and the scroll offset;
+        repaints only the lines whose content changed."""
         self.rows = rows
         self.history = history
-        self._strips.clear()
-        key = (id(history), history.n_examples)
-        if key != self._measured:  # ids, inputs and expected outputs only ever get appended
+        key = (history.lineage, history.texts_version, history.n_examples)
+        if key != self._measured:
             self._measured = key
             self._id_width = max(4, min(16, longest(history.example_ids)))
             self._input_len, self._expected_len = longest(history.inputs), longest(history.expected)
+        widths = self._widths
         self._layout_columns()
+        if self._widths != widths:  # every built line is cut to the old widths
+            self._forget_lines()
         position = rows.position_of(self.selected_index)
         if position is None:
             position = min(self.cursor, max(len(rows) - 1, 0))
         self.virtual_size = Size(self.size.width, len(rows) + 1)
         self.set_reactive(ExampleTable.cursor, position)
         self._announce()
+        self._refresh_changed_lines()
+
+    def _forget_lines(self) -> None:
+        """Drop every built line and repaint the whole table (widths, styles or focus changed)."""
+        self._strips.clear()
+        self._drawn.clear()
+        self._styles.clear()
         self.refresh()
+
+    def _refresh_changed_lines(self) -> None:
+        """Repaint the screen lines whose key differs from what was drawn there last."""
+        width = self.size.width
+        if self.size.height and len(self._drawn) < self.size.height:
+            self.refresh()  # not all drawn yet (just mounted): nothing to compare with
+            return
+        changed = [y for y in range(self.size.height) if self._drawn.get(y) != self._line_key(y)]
+        if changed:
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
 
     def _announce(self) -> None:
         index = int(self.rows.order[self.cursor]) if self.rows is not None and len(self.rows) else None
@@ -161,7 +200,8 @@ class ExampleTable(ScrollView, can_focus=True):
     # -- layout --------------------------------------------------------------------------------------
     def _layout_columns(self) -> None:
         # Always leave room for the scrollbar: whether it shows must not move the columns.
-        width = max(self.size.width - self.styles.scrollbar_size_vertical, 20)
+        self._line_width = self.size.width
+        width = max(self._line_width - self.styles.scrollbar_size_vertical, 20)
         fixed = [self._id_width if c.key == "id" else c.width for c in COLUMNS]
         flexible = [i for i, c in enumerate(COLUMNS) if c.width == 0]
         # The sorted column is as wide as its title and arrow, so the arrow is never cut off
@@ -186,18 +226,16 @@ class ExampleTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         # Cached rows carry the cursor's colours: rebuild them when styles (focus, theme) change.
         super().notify_style_update()
-        self._strips.clear()
+        self._forget_lines()
 
     def on_focus(self) -> None:
-        self._strips.clear()
-        self.refresh()
+        self._forget_lines()
 
     def on_blur(self) -> None:
-        self._strips.clear()
-        self.refresh()
+        self._forget_lines()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._strips.clear()
+        self._forget_lines()
         self._layout_columns()
         if self.rows is not None:
             self.virtual_size = Size(self.size.width, len(self.rows) + 1)
@@ -261,16 +299,59 @@ class ExampleTable(ScrollView, can_focus=True):
         return without_colours(cell)
 
     def _join(self, cells: list[Text], base: Style, plain: bool = False) -> Strip:
-        """One line of cells; ``plain``: without the cells' own colours (the cursor row, see render_line)."""
+        """One line of cells; ``plain``: without the cells' own colours (the cursor row, see render_line).
+
+        The segments are those of joining the cells into one ``Text`` (spaces between them, padding on
+        the left of numbers, ``base`` under everything) and rendering it, made directly: this runs for
+        every row a live update changes, and Rich's general path cost ~0.2 ms a line (with contention
+        from the service thread, 0.6). Cells with spans of their own take that general path.
+        """
         columns = self.shown_columns
-        if len(self._widths) != len(columns):
-            self._layout_columns()
+        if plain:
+            cells = [self._cursor_cell(cell) for cell in cells]
+        if not base or any(cell.spans for cell in cells):
+            return self._join_text(cells, base)
+        get_style = self.app.console.get_style
+        null = Style.null()
+        segments: list[Segment] = []
+        run: list[str] = []  # text under ``base`` alone, since the last styled cell
+        for i, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
+            if i:
+                run.append(" " * GAP)
+            text = cell.plain
+            length = cell_len(text)
+            if length > width:  # as Text.truncate(width, overflow="ellipsis")
+                text = set_cell_size(text, width - 1) + "…"
+                length = cell_len(text)
+            pad = " " * (width - length) if width > length else ""
+            numeric = columns[i].numeric
+            if numeric:
+                run.append(pad)
+            style = cell.style
+            if style:
+                # A styled cell is a span: it bounds the text around it even when empty.
+                if run:
+                    segments.append(Segment("".join(run), base))
+                    run = []
+                if text:
+                    own = get_style(style, default=null) if isinstance(style, str) else style
+                    segments.append(Segment(text, base + own))
+            else:
+                run.append(text)
+            if not numeric:
+                run.append(pad)
+        joined = "".join(run)
+        if joined:
+            segments.append(Segment(joined, base))
+        return Strip(segments).adjust_cell_length(self._line_width, base)
+
+    def _join_text(self, cells: list[Text], base: Style) -> Strip:
+        """``_join`` through a Rich ``Text`` (cells with spans of their own)."""
+        columns = self.shown_columns
         line = Text(no_wrap=True, end="")
         for i, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
             if i:
                 line.append(" " * GAP)
-            if plain:
-                cell = self._cursor_cell(cell)
             cell.truncate(width, overflow="ellipsis")
             pad = width - cell.cell_len
             if columns[i].numeric and pad > 0:
@@ -282,37 +363,82 @@ class ExampleTable(ScrollView, can_focus=True):
                     line.append(" " * pad)
         line.stylize_before(base)
         segments = list(line.render(self.app.console))
-        return Strip(segments).adjust_cell_length(self.size.width, base)
+        return Strip(segments).adjust_cell_length(self._line_width, base)
+
+    def _row_key(self, index: int) -> Hashable:
+        """Everything the row of example ``index`` shows (with the widths): equal keys, equal lines."""
+        assert self.rows is not None and self.history is not None
+        c = self.rows.columns
+        hist = self.history
+        return (
+            index,
+            c.status[index],
+            int(c.learned_step[index]),
+            int(c.forget_count[index]),
+            key_number(float(c.loss[index])),
+            key_number(float(c.similarity[index])),
+            key_number(float(c.exact[index])),
+            c.outputs[index],
+            hist.example_ids[index],
+            hist.inputs[index],
+            hist.expected[index],
+        )
+
+    def _line_key(self, y: int) -> Hashable:
+        """What screen line ``y`` shows now (the header, a row and its cursor state, a note, blank)."""
+        if y == 0:
+            return ("header", *((cell.plain, str(cell.style)) for cell in self._header_cells()))
+        rows = self.rows
+        if rows is None:
+            return None
+        if not len(rows):
+            return ("note", no_match_note(rows.query)) if y == 2 and rows.total else None
+        position = int(self.scroll_offset.y) + y - 1
+        if position >= len(rows) or position < 0:
+            return None
+        return (self._row_key(int(rows.order[position])), position == self.cursor)
+
+    def _style(self, name: str) -> Style:
+        """The widget's base style, or it with a component's (kept until styles or focus change)."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self.rich_style
+            if name:
+                style = style + self.get_component_rich_style(name)
+            self._styles[name] = style
+        return style
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        base = self.rich_style
-        if y == 0:
-            self.painted_at = time.perf_counter()  # the bench times keystroke -> table on screen
-            header = self.get_component_rich_style("example-table--header")
-            return self._join(self._header_cells(), base + header).crop(0, width)
-        if self.rows is None:
-            return Strip.blank(width, base)
-        if not len(self.rows) and y == 2 and self.rows.total:
-            # Not a blank table: say that the filter matched nothing.
-            note = Text(f"  {no_match_note(self.rows.query)}", style="italic", no_wrap=True, end="")
-            note.truncate(width, overflow="ellipsis")
-            return Strip(list(note.render(self.app.console)), note.cell_len).adjust_cell_length(width, base)
-        position = int(self.scroll_offset.y) + y - 1
-        if position >= len(self.rows) or position < 0:
-            return Strip.blank(width, base)
-        selected = position == self.cursor
-        key = (position, width, selected)
+        self.painted_at = time.perf_counter()  # the benches time keystroke -> table on screen
+        key = self._line_key(y)
+        self._drawn[y] = key
         strip = self._strips.get(key)
-        if strip is None:
-            index = int(self.rows.order[position])
-            style = base + self.get_component_rich_style("example-table--cursor") if selected else base
+        if strip is not None:
+            return strip
+        if len(self._widths) != len(self.shown_columns) or self._line_width != self.size.width:
+            self._layout_columns()  # a first paint before any data or resize event
+        width = self._line_width
+        base = self._style("")
+        if y == 0:
+            strip = self._join(self._header_cells(), self._style("example-table--header")).crop(0, width)
+        elif key is None:
+            strip = Strip.blank(width, base)
+        elif key[0] == "note":
+            # Not a blank table: say that the filter matched nothing.
+            note = Text(f"  {key[1]}", style="italic", no_wrap=True, end="")
+            note.truncate(width, overflow="ellipsis")
+            strip = Strip(list(note.render(self.app.console)), note.cell_len).adjust_cell_length(width, base)
+        else:
+            assert self.rows is not None
+            selected = key[1]
+            index = int(self.rows.order[int(self.scroll_offset.y) + y - 1])
             # The cursor row is one colour pair, the theme's text on its cursor colour: a status or
             # mark in its own colour (yellow "unstable" on an orange cursor) could not be read there.
+            style = self._style("example-table--cursor") if selected else base
             strip = self._join(self._cells(index), style, plain=selected)
-            if len(self._strips) > 2000:
-                self._strips.clear()
-            self._strips[key] = strip
+        if len(self._strips) > CACHED_LINES:
+            self._strips.clear()
+        self._strips[key] = strip
         return strip
 
     # -- cursor and scrolling ------------------------------------------------------------------------
@@ -321,8 +447,8 @@ class ExampleTable(ScrollView, can_focus=True):
         return max(self.scrollable_content_region.height - 1, 1)
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self._strips = {k: v for k, v in self._strips.items() if k[0] not in (old, new)}
-        self.refresh()
+        # Two lines change (their keys say whether the cursor is on them); a scroll repaints the rest.
+        self._refresh_changed_lines()
         self._announce()
 
     def scroll_to_cursor(self) -> None:

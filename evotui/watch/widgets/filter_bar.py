@@ -43,9 +43,10 @@ class FilterBar(Horizontal):
         # (class "travel"), which changes only when travelling starts or stops.
         count = self.query_one("#shown-count", Static)
         text = f"{shown:,} of {total:,} shown"
+        text = f"{text} · {note}" if note else text
         travelling = bool(note)
         if count.has_class("travel") != travelling:
             count.set_class(travelling, "travel")
-            count.update(f"{text} · {note}" if note else text)
-        else:
-            count.update(f"{text} · {note}" if note else text, layout=travelling)
+            count.update(text)
+        elif text != str(count.content):  # a live update mostly leaves the count as it was
+            count.update(text, layout=travelling)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
@@ -22,14 +21,14 @@ def sparkline(values: np.ndarray, width: int) -> str:
     if width <= 0 or values.size == 0:
         return ""
     if values.size > width:
-        edges = np.linspace(0, values.size, width + 1).astype(int)
+        # Bucket means in three numpy passes (a Python loop of nanmeans cost ~1 ms a series at 500
+        # snapshots, on every live update). More values than buckets: every bucket holds one at least.
+        starts = np.linspace(0, values.size, width + 1).astype(int)[:-1]
+        present = ~np.isnan(values)
+        sums = np.add.reduceat(np.where(present, values, 0.0), starts)
+        counts = np.add.reduceat(present.astype(np.int64), starts)
         with np.errstate(all="ignore"):
-            values = np.array(
-                [
-                    np.nanmean(values[a:b]) if np.any(~np.isnan(values[a:b])) else np.nan
-                    for a, b in itertools.pairwise(edges)
-                ]
-            )
+            values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return " " * values.size
@@ -99,12 +98,21 @@ def metrics_text(history: RunHistory, width: int, regression_steps: list[int] | 
 
 
 class MetricsBar(Static):
+    """Redrawn only when its line changes; one line high whatever it says, so never a layout pass."""
+
+    DEFAULT_CSS = "MetricsBar { height: 1; }"
+
     def show(self, history: RunHistory, regression_steps: list[int] | None = None) -> None:
         self._history = history
         self._regressions = regression_steps
-        self.update(metrics_text(history, self.size.width or 80, regression_steps))
+        self._draw(metrics_text(history, self.size.width or 80, regression_steps))
+
+    def _draw(self, text: Text) -> None:
+        if text != getattr(self, "_shown", None):
+            self._shown = text
+            self.update(text, layout=False)
 
     def on_resize(self) -> None:
         history = getattr(self, "_history", None)
         if history is not None:
-            self.update(metrics_text(history, self.size.width, getattr(self, "_regressions", None)))
+            self._draw(metrics_text(history, self.size.width, getattr(self, "_regressions", None)))

@@ -91,7 +91,13 @@ def _header_text(state: RunFacts, now: float, compact: bool) -> Text:
 
 
 class RunHeader(Static):
-    """Re-rendered on data changes and once a second (the "ago" and ETA move with the clock)."""
+    """Re-rendered on data changes and once a second (the "ago" and ETA move with the clock); redrawn
+    only when its line changes, and one line high whatever it says, so never a layout pass."""
+
+    DEFAULT_CSS = "RunHeader { height: 1; }"
 
     def show(self, state: RunFacts, now: float) -> None:
-        self.update(header_text(state, now, self.size.width or 80))
+        text = header_text(state, now, self.size.width or 80)
+        if text != getattr(self, "_shown", None):
+            self._shown = text
+            self.update(text, layout=False)

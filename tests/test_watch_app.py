@@ -335,3 +335,20 @@ async def test_live_snapshots_keep_selection_scroll_sort_and_filter(tmp_path: Pa
         shown_losses = screen.rows.columns.loss[screen.rows.order]
         assert np.all(np.diff(shown_losses[~np.isnan(shown_losses)]) <= 0)  # still sorted, on the new data
         assert screen.rows.columns.step == 70
+
+
+@sync
+async def test_the_app_raises_the_collector_threshold_while_it_runs_and_restores_it(tmp_path: Path) -> None:
+    import gc
+
+    from evotui.watch.app import GC_THRESHOLDS
+
+    write_synthetic_run(tmp_path / "run", 5, 2, seed=5)
+    before = gc.get_threshold()
+    assert before != GC_THRESHOLDS  # the interpreter's own (700, 10, 10) or whatever the process had
+    app = make_app(tmp_path / "run", interval=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot)
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.isenabled()  # raised, never switched off
+    assert gc.get_threshold() == before

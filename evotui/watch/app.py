@@ -6,6 +6,7 @@ Screens: ``MainScreen`` (one run, ``screens/main.py``), ``RunPickerScreen`` (a d
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -25,6 +26,17 @@ from evotui.watch.tail import DirectoryTailer
 from tracker.store import has_run_files
 
 Clock = Callable[[], float]
+
+
+# The cyclic collector's thresholds while the app runs (CPython's default is (700, 10, 10)). A full
+# collection stops every thread for as long as it walks every tracked object: Textual's widgets, caches
+# and rendered lines, ~100,000 objects, 100-250 ms on a busy 2-core machine. At the default, drawing
+# alone allocates enough to trigger ~1 full collection a second under live load (bench/load.py, 10,000
+# examples at 4 snapshots/s: 59 in 60 s, median 106 ms, a third of the slow keys); with 20,000 young
+# objects first there were 2. Memory is not at stake: reference counting frees almost everything, the
+# collector only finds cycles. Set once by the app on the UI thread when it starts and restored when it
+# ends; no thread turns the collector off or freezes it.
+GC_THRESHOLDS = (20_000, 10, 10)
 
 
 class EvotuiApp(App[None]):
@@ -54,6 +66,7 @@ class EvotuiApp(App[None]):
         # Open runs: path -> (service, how many holders). The App owns every service (see service.py).
         self._runs: dict[Path, tuple[RunService, int]] = {}
         self._started = False
+        self._gc_thresholds = gc.get_threshold()  # restored when the app ends
         # Start reading the run right away, while Textual starts: the first screen comes sooner.
         if has_run_files(self.path):
             self.open_run(self.path)
@@ -95,6 +108,8 @@ class EvotuiApp(App[None]):
 
     def on_mount(self) -> None:
         self._started = True
+        self._gc_thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
         for service in self.services:
             service.start()
         if self.compare_paths:
@@ -108,6 +123,7 @@ class EvotuiApp(App[None]):
         for service in self.services:
             service.close()
         self._runs.clear()
+        gc.set_threshold(*self._gc_thresholds)
 
     def _has_subruns(self) -> bool:
         from tracker.store import list_snapshot_files

@@ -29,8 +29,11 @@ Threading model (the one rule of the app; see DESIGN.md "Round 2")::
   the directory again from scratch, since a poll cut short leaves the tailer's memory behind the
   history). The failure clears when a poll succeeds.
 * Garbage collection is left on. The snapshot Structs are declared ``gc=False`` (tracker/schema.py:
-  they hold no reference cycles), so decoding thousands of rows no longer feeds the cyclic collector;
-  no thread switches the collector off for the whole process.
+  they hold no reference cycles), so decoding thousands of rows no longer feeds the cyclic collector,
+  and a step's outputs are a tuple (untracked once seen to hold only strings); no thread switches the
+  collector off for the whole process. The App raises the collector's young-generation threshold once,
+  on the UI thread, while it runs (``evotui.watch.app.GC_THRESHOLDS``: full collections stop every
+  thread), and restores it when it ends.
 
 ``tailer_factory`` is the documented injection point for the tailing itself (tests pass a tailer whose
 ``poll`` fails for real to check the failure path).

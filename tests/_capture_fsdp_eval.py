@@ -74,6 +74,9 @@ def main() -> None:
         print("losses-match", close, flush=True)
         lengths = sorted({len(o) for o in outputs})
         print("answer-lengths", lengths, flush=True)
+    # Both ranks leave together: a rank tearing gloo down while the other still reads its results aborted in
+    # gloo's threads ("terminate called without an active exception", SIGABRT) on a loaded machine.
+    dist.barrier()
     dist.destroy_process_group()
 
 

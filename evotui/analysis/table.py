@@ -95,11 +95,11 @@ class ExampleColumns:
 
 
 @dataclass
-class TableRows:
-    order: np.ndarray  # int64 global example indices, in display order
+class OrderedRows:
+    """Rows in display order, as the example table reads them (this run's, or a comparison's)."""
+
+    order: np.ndarray  # int64 row indices, in display order
     total: int
-    columns: ExampleColumns
-    query: TableQuery = field(default_factory=TableQuery)
 
     def __len__(self) -> int:
         return int(self.order.shape[0])
@@ -109,6 +109,14 @@ class TableRows:
             return None
         hits = np.flatnonzero(self.order == index)
         return int(hits[0]) if hits.size else None
+
+
+@dataclass
+class TableRows(OrderedRows):
+    """``order``: global example indices."""
+
+    columns: ExampleColumns
+    query: TableQuery = field(default_factory=TableQuery)
 
 
 def _padded(arr: np.ndarray, n: int, fill: float) -> np.ndarray:

@@ -12,13 +12,12 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
 from rich.style import Style
 from rich.text import Text
 
 from evotui.analysis.compare import Comparison, delta_label, learned_label, run_letter
 from evotui.analysis.history import RunHistory
-from evotui.analysis.table import Column, TableQuery
+from evotui.analysis.table import Column, OrderedRows, TableQuery
 from evotui.watch.text import cell_text
 from evotui.watch.widgets.example_table import GAP, STATUS_STYLES, ExampleTable, key_number
 from evotui.watch.widgets.runs_plot import run_style
@@ -31,24 +30,12 @@ def delta_text(value: float, x_axis: str) -> Text:
 
 
 @dataclass
-class CompareRows:
-    """What the table shows: matched-example positions in display order (the ``TableRows`` shape the
-    example table reads: ``order``, ``total``, ``query``, ``position_of``)."""
+class CompareRows(OrderedRows):
+    """What the table shows: ``order`` holds matched-example positions in display order."""
 
-    order: np.ndarray
-    total: int
     comparison: Comparison
     b: int = 1
     query: TableQuery = field(default_factory=TableQuery)
-
-    def __len__(self) -> int:
-        return int(self.order.shape[0])
-
-    def position_of(self, index: int | None) -> int | None:
-        if index is None:
-            return None
-        hits = np.flatnonzero(self.order == index)
-        return int(hits[0]) if hits.size else None
 
 
 # The sort keys of ``Comparison.rows`` behind the columns a click can sort by.

@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # imported where used: ``start_early_read`` runs before numpy
 # Below this many bytes to read, no worker: starting one costs ~0.2-0.3 s of a core (an interpreter,
 # numpy, msgspec), about what reading 40 MB of snapshots costs.
 WORKER_MIN_BYTES = 48 * 2**20
+PIPE_BYTES = 2**20
 CHUNK_FILES = 4  # files per task: small enough to share the work evenly, big enough to pickle few times
 # Chunks given to the worker ahead of time. The thread tops it up only between two chunks of its own: with
 # fewer, the worker sat idle half the time (measured: 2 ahead, 8 files a chunk: the thread read 4/5 of a run).
@@ -132,6 +133,22 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     writer.join()
 
 
+def _widen_pipe(fd: int) -> None:
+    """A bigger pipe (Linux): a chunk's reply fits whole, so the worker writes it in one go and the thread
+    reads it in one go, instead of ~64 KB at a time, each one a wait for the other side's interpreter lock."""
+    import fcntl
+
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:
+        return
+    for size in (PIPE_BYTES, PIPE_BYTES // 4):
+        try:
+            fcntl.fcntl(fd, set_size, size)
+            return
+        except OSError:  # above /proc/sys/fs/pipe-max-size, or the user's pipe memory is used up
+            continue
+
+
 class _Worker:
     """One worker process, fed chunks of files (``WORKER_AHEAD`` at a time: it never sits idle)."""
 
@@ -154,6 +171,7 @@ class _Worker:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.requests: BinaryIO = self.process.stdin
         self.replies: BinaryIO = self.process.stdout
+        _widen_pipe(self.replies.fileno())
 
     def send(self, chunk: list[SnapshotFile]) -> None:
         _write_frame(self.requests, [str(f.path) for f in chunk])
@@ -165,11 +183,17 @@ class _Worker:
         return _read_frame(self.replies)
 
     def close(self) -> None:
-        """Ends the worker (its input closes: it stops after the chunk in hand; killed if it lingers)."""
+        """Ends the worker (its input closes: it stops after the chunk in hand; killed if it lingers).
+
+        Returns at once: the caller (the run service's first read) does not wait for the process to exit
+        (~50 ms of an interpreter's teardown); a daemon thread reaps it."""
         with contextlib.suppress(OSError):
             self.requests.close()
         with contextlib.suppress(OSError):
             self.replies.close()
+        threading.Thread(target=self._reap, name="evotui-worker-reap", daemon=True).start()
+
+    def _reap(self) -> None:
         try:
             self.process.wait(timeout=0.5)
         except subprocess.TimeoutExpired:

@@ -10,16 +10,20 @@ measured in the same run: an empty Textual app's first paint in the same pane (f
 screen), plus reading and msgspec-decoding the same files in one process (no app). Target (issue 10):
 evotui <= 1.5x the floor. Best of N for each (the machine may be shared: noise only ever adds time);
 the median is printed too. Runs are synthetic (tracker.synthetic), cached in --data like bench/viewer.py.
-Capture polling (every ~15 ms, a tmux client each time) is included in both sides.
+The screen is looked at when the pane writes (a tmux control-mode client: no polling process
+stealing a core from the app); the time is that of the output that put the marker on screen.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import os
 import shlex
 import shutil
 import statistics
+import select
 import subprocess
 import sys
 import tempfile
@@ -32,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 from bench.viewer import ensure_run, read_and_decode  # noqa: E402
 
 COLS, ROWS = 160, 48
-POLL = 0.015
 EMPTY_APP = """
 from textual.app import App, ComposeResult
 from textual.widgets import Static
@@ -48,22 +51,89 @@ def tmux(*args: str, check: bool = True) -> str:
     return out.stdout
 
 
-def time_to_screen(session: str, command: str, marker: str, timeout: float = 300.0) -> float:
-    """Seconds from starting ``command`` in the pane to ``marker`` on screen; the pane is cleared after."""
-    target = f"{session}:0.0"
+class PaneWatcher:
+    """A tmux control-mode client on the session: the pane's output arrives as ``%output`` notifications on
+    one pipe, and the screen is captured (``capture-pane`` over the same pipe) only when output arrived.
+    Polling with a tmux client every ~15 ms cost ~a third of a core: on 2 cores it slowed the app being
+    timed (by ~0.5-1 s on a 5 s start), and not the one-process read/decode it is compared with."""
+
+    def __init__(self, session: str) -> None:
+        self.target = f"{session}:0.0"
+        self.process = subprocess.Popen(
+            ["tmux", "-C", "attach", "-t", session], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
+        self.buffer = b""
+        self.recent: collections.deque[bytes] = collections.deque(maxlen=8)  # for the error message
+        self.output_at = 0.0  # when the pane last wrote something (perf_counter)
+        self.command(f"refresh-client -C {COLS}x{ROWS}")  # a control client has no size of its own
+
+    def _line(self, timeout: float) -> bytes | None:
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.stdout], [], [], timeout)
+            if not ready:
+                return None
+            chunk = os.read(self.stdout.fileno(), 1 << 16)
+            if not chunk:
+                raise RuntimeError(f"the tmux control client ended: {list(self.recent)!r}")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        self.recent.append(line)
+        if line.startswith(b"%output"):
+            self.output_at = time.perf_counter()
+        return line
+
+    def command(self, command: str) -> str:
+        """Run a tmux command on this client; its output (``%begin`` ... ``%end``)."""
+        self.stdin.write(command.encode() + b"\n")
+        lines: list[bytes] = []
+        inside = False
+        while True:
+            line = self._line(timeout=30.0)
+            if line is None:
+                raise RuntimeError(f"tmux did not answer {command!r}")
+            if line.startswith(b"%begin") and line.endswith(b" 1"):  # flag 1: a command of this client
+                inside, lines = True, []
+            elif line.startswith((b"%end", b"%error")) and inside:
+                return b"\n".join(lines).decode("utf-8", "replace")
+            elif inside:
+                lines.append(line)
+
+    def wait_for_output(self, timeout: float) -> bool:
+        """Until the pane writes something (True) or ``timeout`` s pass (False)."""
+        before = self.output_at
+        deadline = time.perf_counter() + timeout
+        while self.output_at == before:
+            left = deadline - time.perf_counter()
+            if left <= 0 or self._line(left) is None:
+                return False
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+        self.process.wait(timeout=10)
+
+
+def time_to_screen(watcher: PaneWatcher, command: str, marker: str, timeout: float = 300.0) -> float:
+    """Seconds from starting ``command`` in the pane to the pane's output that put ``marker`` on screen.
+    (Panes are respawned by the tmux command line: tmux 3.3a's server crashed on ``respawn-pane -k`` sent
+    by a control client while an app was running in the pane.)"""
+    target = watcher.target
     tmux("respawn-pane", "-k", "-t", target, "sleep 3600")  # a quiet pane to start from
     tmux("clear-history", "-t", target, check=False)
+    watcher.wait_for_output(0.2)  # the old app's last output, if any, drained
     started = time.perf_counter()
     tmux("respawn-pane", "-k", "-t", target, command)
     deadline = started + timeout
     while True:
-        screen = tmux("capture-pane", "-p", "-t", target, check=False)
-        if marker in screen:
-            seconds = time.perf_counter() - started
+        if not watcher.wait_for_output(max(0.0, deadline - time.perf_counter())):
+            raise RuntimeError(f"{marker!r} not on screen after {timeout} s")
+        output_at = watcher.output_at
+        if marker in watcher.command(f"capture-pane -p -t {target}"):
+            seconds = output_at - started
             break
-        if time.perf_counter() > deadline:
-            raise RuntimeError(f"{marker!r} not on screen after {timeout} s:\n{screen}")
-        time.sleep(POLL)
     tmux("respawn-pane", "-k", "-t", target, "sleep 3600")  # ends the app (SIGHUP), like closing the terminal
     return seconds
 
@@ -97,17 +167,18 @@ def main() -> None:
     runs = {name: ensure_run(data, name, n, k, fmt) for name, n, k, fmt in chosen}
     session = f"evotui-bench-{os.getpid()}"
     tmux("new-session", "-d", "-s", session, "-x", str(COLS), "-y", str(ROWS), "sleep 3600")
+    watcher = PaneWatcher(session)
     try:
         python = shlex.quote(sys.executable)
         empty_cmd = f"{env_prefix()} {python} -c {shlex.quote(EMPTY_APP)}"
-        empty = [time_to_screen(session, empty_cmd, "EMPTY-APP-PAINTED") for _ in range(args.repeat)]
+        empty = [time_to_screen(watcher, empty_cmd, "EMPTY-APP-PAINTED") for _ in range(args.repeat)]
         print(f"  empty Textual app, start to first paint on screen: {best_of(empty)}")
         for (name, n, k, fmt), run_dir in zip(chosen, runs.values(), strict=True):
             read_and_decode(run_dir)  # the page cache warm, as for the app
             decode = [read_and_decode(run_dir) for _ in range(args.repeat)]
             floor = min(empty) + min(decode)
             cmd = f"{env_prefix()} {python} -m evotui watch {shlex.quote(str(run_dir))}"
-            times = [time_to_screen(session, cmd, f"{k} snapshots") for _ in range(args.repeat)]
+            times = [time_to_screen(watcher, cmd, f"{k} snapshots") for _ in range(args.repeat)]
             best = min(times)
             print(f"  {name}: {k} x {n:,} examples ({fmt})")
             print(f"    read + msgspec decode, one process:     {best_of(decode)}")
@@ -118,6 +189,7 @@ def main() -> None:
             )
     finally:
         tmux("kill-session", "-t", session, check=False)
+        watcher.close()
 
 
 if __name__ == "__main__":

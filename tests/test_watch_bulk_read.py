@@ -19,7 +19,7 @@ from evotui.watch.service import RunService
 from tracker.schema import ExampleResult, Snapshot, Summary
 from tracker.store import ReadError, SnapshotStore, list_snapshot_files, read_snapshot
 
-HOSTILE = ["\x1b[31mRED\x1b[0m\x1b[2J", "[bold]x[/]", "a\x00b\x07c", "abc\u202edcba", "line\nbreak", "", "é" * 50]
+HOSTILE = ["\x1b[31mRED\x1b[0m\x1b[2J", "unit\x1fseparator", "[bold]x[/]", "a\x00b\x07c", "abc\u202edcba", "line\nbreak", "", "é" * 50]
 
 
 def row(example_id: str, step: int, k: int) -> ExampleResult:
@@ -190,6 +190,7 @@ def test_a_stopped_read_reads_no_more_and_ends_its_worker(tmp_path: Path, always
     seen.append(next(outcomes))
     assert list(outcomes) == []
     assert tally.worker_pid is not None
+    bulk_read.join_reapers()  # the read does not wait for the worker to exit: a thread reaps it
     with pytest.raises(ProcessLookupError):  # ended and reaped when the read ended
         os.kill(tally.worker_pid, 0)
 

@@ -120,15 +120,14 @@ class SnapshotColumns:
     def of(
         cls, snapshot: Snapshot, with_texts: bool = True, previous: SnapshotColumns | None = None
     ) -> SnapshotColumns:
-        """The columns of ``snapshot``. With ``previous`` (the snapshot before it in the same batch), a list
-        equal to the previous one's ids is that very list, and an output equal to the previous one's at the
-        same row is that very string: fewer objects held, and pickled once for a batch."""
+        """The columns of ``snapshot``. With ``previous`` (the snapshot before it in a bulk read), a list
+        equal to the previous one's ids is that very list: held once, pickled once for a batch, and seen
+        as unchanged by ``RunHistory.add_columns`` without comparing it."""
         rows = snapshot.examples
         ids = [r.example_id for r in rows]
         outputs = [r.model_output for r in rows]
         if previous is not None and ids == previous.ids:
             ids = previous.ids
-            outputs = [old if old == new else new for old, new in zip(previous.outputs, outputs, strict=True)]
         metas = [r.metadata for r in rows]
         hit_limit = None
         if any(metas):  # the tracker writes {"finish": "eos" | "length"} per row; seed files mostly {}

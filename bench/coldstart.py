@@ -20,10 +20,11 @@ import argparse
 import collections
 import contextlib
 import os
+import select
 import shlex
 import shutil
+import signal
 import statistics
-import select
 import subprocess
 import sys
 import tempfile
@@ -116,16 +117,28 @@ class PaneWatcher:
         self.process.wait(timeout=10)
 
 
+def stop_pane(target: str) -> None:
+    """End the pane's program (SIGHUP to its process group, like closing the terminal) and wait until
+    the pane is dead (``remain-on-exit`` keeps it). Not ``respawn-pane -k``: tmux 3.3a's server crashed
+    on it now and then while a control client was attached."""
+    pid = int(tmux("display-message", "-p", "-t", target, "#{pane_pid}").strip())
+    for sig in (signal.SIGHUP, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        for _ in range(200):  # up to ~2 s
+            if tmux("display-message", "-p", "-t", target, "#{pane_dead}").strip() == "1":
+                return
+            time.sleep(0.01)
+    raise RuntimeError(f"the program in {target} did not end")
+
+
 def time_to_screen(watcher: PaneWatcher, command: str, marker: str, timeout: float = 300.0) -> float:
-    """Seconds from starting ``command`` in the pane to the pane's output that put ``marker`` on screen.
-    (Panes are respawned by the tmux command line: tmux 3.3a's server crashed on ``respawn-pane -k`` sent
-    by a control client while an app was running in the pane.)"""
+    """Seconds from starting ``command`` in the (dead) pane to the pane's output that put ``marker`` on screen."""
     target = watcher.target
-    tmux("respawn-pane", "-k", "-t", target, "sleep 3600")  # a quiet pane to start from
     tmux("clear-history", "-t", target, check=False)
     watcher.wait_for_output(0.2)  # the old app's last output, if any, drained
     started = time.perf_counter()
-    tmux("respawn-pane", "-k", "-t", target, command)
+    tmux("respawn-pane", "-t", target, command)
     deadline = started + timeout
     while True:
         if not watcher.wait_for_output(max(0.0, deadline - time.perf_counter())):
@@ -134,7 +147,7 @@ def time_to_screen(watcher: PaneWatcher, command: str, marker: str, timeout: flo
         if marker in watcher.command(f"capture-pane -p -t {target}"):
             seconds = output_at - started
             break
-    tmux("respawn-pane", "-k", "-t", target, "sleep 3600")  # ends the app (SIGHUP), like closing the terminal
+    stop_pane(target)
     return seconds
 
 
@@ -167,7 +180,9 @@ def main() -> None:
     runs = {name: ensure_run(data, name, n, k, fmt) for name, n, k, fmt in chosen}
     session = f"evotui-bench-{os.getpid()}"
     tmux("new-session", "-d", "-s", session, "-x", str(COLS), "-y", str(ROWS), "sleep 3600")
+    tmux("set-option", "-t", session, "remain-on-exit", "on")
     watcher = PaneWatcher(session)
+    stop_pane(watcher.target)
     try:
         python = shlex.quote(sys.executable)
         empty_cmd = f"{env_prefix()} {python} -c {shlex.quote(EMPTY_APP)}"

@@ -44,3 +44,13 @@ def test_viewer_never_imports_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_the_bulk_read_worker_imports_no_numpy_and_no_textual() -> None:
+    """The cold start waits for the worker's first replies: its start is kept to an interpreter and msgspec."""
+    code = (
+        "import sys, json, evotui.watch.bulk_read;"
+        "print(json.dumps([m for m in ('numpy', 'textual', 'rich') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []

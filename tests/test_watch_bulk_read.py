@@ -19,7 +19,16 @@ from evotui.watch.service import RunService
 from tracker.schema import ExampleResult, Snapshot, Summary
 from tracker.store import ReadError, SnapshotStore, list_snapshot_files, read_snapshot
 
-HOSTILE = ["\x1b[31mRED\x1b[0m\x1b[2J", "unit\x1fseparator", "[bold]x[/]", "a\x00b\x07c", "abc\u202edcba", "line\nbreak", "", "é" * 50]
+HOSTILE = [
+    "\x1b[31mRED\x1b[0m\x1b[2J",
+    "unit\x1fseparator",
+    "[bold]x[/]",
+    "a\x00b\x07c",
+    "abc\u202edcba",
+    "line\nbreak",
+    "",
+    "é" * 50,
+]
 
 
 def row(example_id: str, step: int, k: int) -> ExampleResult:

@@ -30,6 +30,11 @@ def _float_column(values: list[float | None]) -> np.ndarray:
         arr = np.array(values, dtype=np.float64)
     except (TypeError, ValueError):  # None among the values
         arr = np.array([_as_float(v) for v in values], dtype=np.float64)
+    return finite_or_nan(arr)
+
+
+def finite_or_nan(arr: np.ndarray) -> np.ndarray:
+    """``arr`` (float64) with its infinities made NaN, in place: a gap, never a value."""
     arr[~np.isfinite(arr)] = NAN
     return arr
 

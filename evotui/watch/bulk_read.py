@@ -10,7 +10,7 @@ same as in a read in the thread. Results are handed on in the files' order (the 
 last), so the history is built exactly as by a sequential read.
 
 If the worker cannot be started or dies, the thread reads what is left itself: slower, never wrong.
-The worker is a fresh interpreter (``python -m evotui.watch.bulk_read``, never a fork: the app runs
+The worker is a fresh interpreter (``evotui.watch.bulk_read.worker_main`` run by ``python -c``, never a fork: the app runs
 threads) speaking length-prefixed pickles on its stdin/stdout; it ignores SIGINT, writes nothing on the
 terminal, and ends when its input closes: as soon as the read ends, the service closes or the app exits.
 ``evotui watch DIR`` may start it before importing the app (``start_early_read``), when a core looks free.
@@ -31,11 +31,13 @@ import subprocess
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from tracker.schema import Snapshot, Summary
 from tracker.store import ReadError, SnapshotFile, list_snapshot_files, read_snapshot
 
 if TYPE_CHECKING:  # imported where used: ``start_early_read`` runs before numpy is imported
@@ -78,36 +80,115 @@ def read_columns(
     return out
 
 
+# -- what the worker sends: RawColumns, no numpy -------------------------------------------------------------------
+# The worker never imports numpy: its start (an interpreter, msgspec) is on the critical path of a cold start
+# (the app waits for its first replies), and numpy was ~40% of it. Its columns are ``array.array``s that the
+# thread turns into numpy arrays with one copy each.
 # A step's outputs cross the pipe as one string, joined by this character (pickling 10,000 short strings
 # one by one took 1.1 ms, and 0.7 ms to unpickle; joined and split again: 0.3 + 0.5 ms). A file whose
 # outputs hold the character itself (hostile text) sends its list as it is.
 OUTPUTS_SEPARATOR = "\x1f"
-Reply = list[tuple["SnapshotColumns | ReadError", float, "str | None"]]  # (what, read seconds, joined outputs)
+NAN = float("nan")
 
 
-def _pack(outcomes: list[tuple[SnapshotColumns | ReadError, float]]) -> Reply:
-    """The worker's reply: each step's outputs joined into one string where that can be undone exactly."""
-    import copy
+@dataclass
+class RawColumns:
+    """One snapshot's columns as the worker sends them (``to_columns`` makes the ``SnapshotColumns``)."""
 
-    packed: Reply = []
-    for outcome, seconds in outcomes:
-        joined = None
-        if not isinstance(outcome, ReadError) and outcome.outputs:
-            candidate = OUTPUTS_SEPARATOR.join(outcome.outputs)
-            if candidate.count(OUTPUTS_SEPARATOR) == len(outcome.outputs) - 1:
-                joined = candidate
-                outcome = copy.copy(outcome)  # the reader keeps the original (the next file's ``previous``)
-                outcome.outputs = []
-        packed.append((outcome, seconds, joined))
-    return packed
+    step: int
+    timestamp: str
+    summary: Summary
+    ids: list[str]
+    outputs: list[str] | str  # a str: the outputs joined by OUTPUTS_SEPARATOR
+    loss: array  # 'd'; None as NaN (non-finite values are made NaN by ``to_columns``)
+    similarity: array  # 'd'
+    exact: array  # 'B': 1 right, 0 wrong
+    hit_limit: array | None  # 'B'; None when no row has metadata
+    texts: tuple[list[str], list[str], list[dict[str, Any]]] | None
+    epoch: float | None
+    train_loss: float | None
+    learning_rate: float | None
+    eval_seconds: float | None
+
+    @classmethod
+    def of(cls, snapshot: Snapshot, previous: RawColumns | None) -> RawColumns:
+        """Like ``SnapshotColumns.of``; texts only when the ids differ from ``previous``'s (the file before)."""
+        rows = snapshot.examples
+        ids = [r.example_id for r in rows]
+        same_ids = previous is not None and ids == previous.ids
+        if same_ids and previous is not None:
+            ids = previous.ids
+        outputs: list[str] | str = [r.model_output for r in rows]
+        if outputs:
+            joined = OUTPUTS_SEPARATOR.join(outputs)
+            if joined.count(OUTPUTS_SEPARATOR) == len(outputs) - 1:
+                outputs = joined
+        metas = [r.metadata for r in rows]
+        hit_limit = array("B", [m.get("finish") == "length" for m in metas]) if any(metas) else None
+        return cls(
+            step=snapshot.training_step,
+            timestamp=snapshot.timestamp,
+            summary=snapshot.summary or Summary(),
+            ids=ids,
+            outputs=outputs,
+            loss=array("d", [NAN if r.loss is None else r.loss for r in rows]),
+            similarity=array("d", [r.similarity for r in rows]),
+            exact=array("B", [r.exact_match for r in rows]),
+            hit_limit=hit_limit,
+            texts=None if same_ids else _texts_of(snapshot),
+            epoch=snapshot.epoch,
+            train_loss=snapshot.train_loss,
+            learning_rate=snapshot.learning_rate,
+            eval_seconds=snapshot.eval_seconds,
+        )
+
+    def to_columns(self) -> SnapshotColumns:
+        """The ``SnapshotColumns`` that ``SnapshotColumns.of`` makes of the same file (in the thread)."""
+        import numpy as np
+
+        from evotui.analysis.history import SnapshotColumns, finite_or_nan
+
+        outputs = self.outputs.split(OUTPUTS_SEPARATOR) if isinstance(self.outputs, str) else self.outputs
+        hit_limit = None
+        if self.hit_limit is not None:
+            hit_limit = np.array(self.hit_limit, dtype=np.uint8).astype(bool)
+        return SnapshotColumns(
+            step=self.step,
+            timestamp=self.timestamp,
+            summary=self.summary,
+            ids=self.ids,
+            outputs=outputs,
+            loss=finite_or_nan(np.array(self.loss, dtype=np.float64)),
+            similarity=finite_or_nan(np.array(self.similarity, dtype=np.float64)),
+            exact=np.array(self.exact, dtype=np.uint8).astype(np.float64),
+            hit_limit=hit_limit,
+            texts=self.texts,
+            epoch=self.epoch,
+            train_loss=self.train_loss,
+            learning_rate=self.learning_rate,
+            eval_seconds=self.eval_seconds,
+        )
 
 
-def _unpack(reply: Reply) -> list[tuple[SnapshotColumns | ReadError, float]]:
-    out: list[tuple[SnapshotColumns | ReadError, float]] = []
-    for outcome, seconds, joined in reply:
-        if joined is not None and not isinstance(outcome, ReadError):
-            outcome.outputs = joined.split(OUTPUTS_SEPARATOR)
-        out.append((outcome, seconds))
+def _texts_of(snapshot: Snapshot) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    # ``SnapshotColumns.texts_of``, here because evotui.analysis.history imports numpy.
+    rows = snapshot.examples
+    return [r.input for r in rows], [r.expected_output for r in rows], [r.metadata for r in rows]
+
+
+def read_raw(paths: list[str], previous: RawColumns | None = None) -> list[tuple[RawColumns | ReadError, float]]:
+    """``read_columns`` for the worker: ``RawColumns``, read on from ``previous`` (the file before ``paths[0]``)."""
+    out: list[tuple[RawColumns | ReadError, float]] = []
+    for path in paths:
+        started = time.perf_counter()
+        snapshot = read_snapshot(path)
+        if isinstance(snapshot, ReadError):
+            out.append((snapshot, time.perf_counter() - started))
+            continue
+        raw = RawColumns.of(snapshot, previous)
+        del snapshot  # freed here, in the timed part: it is part of the cost of reading
+        out.append((raw, time.perf_counter() - started))
+        previous = raw
     return out
 
 
@@ -120,7 +201,7 @@ def worth_a_worker(files: list[SnapshotFile]) -> bool:
     return sum(f.size for f in files) >= WORKER_MIN_BYTES and workers_allowed()
 
 
-# -- the worker process: `python -m evotui.watch.bulk_read`, frames of pickles on stdin and stdout -------------
+# -- the worker process: `worker_main` in a fresh interpreter, frames of pickles on stdin and stdout -------------
 # A plain subprocess rather than multiprocessing: multiprocessing's locks need its resource tracker, which
 # cannot start under Textual (sys.stderr has no file descriptor there), and spawn re-imports __main__.
 def _write_frame(stream: BinaryIO, payload: object) -> None:
@@ -161,19 +242,19 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
     writer = threading.Thread(target=write, name="replies", daemon=True)
     writer.start()
-    previous: SnapshotColumns | None = None
+    previous: RawColumns | None = None
     while True:
         try:
             paths, follows = _read_frame(requests)
         except EOFError:
             break
-        outcomes = read_columns(paths, previous if follows else None)
+        outcomes = read_raw(paths, previous if follows else None)
         read = [outcome for outcome, _ in outcomes if not isinstance(outcome, ReadError)]
         if read:
             previous = read[-1]
         elif not follows:
             previous = None
-        out.put(_pack(outcomes))
+        out.put(outcomes)
     out.put(None)
     writer.join()
 
@@ -215,7 +296,7 @@ class _Worker:
         env["PYTHONPATH"] = os.pathsep.join([home, *filter(None, [env.get("PYTHONPATH")])])
         env.setdefault("OMP_NUM_THREADS", "1")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "evotui.watch.bulk_read"],
+            [sys.executable, "-c", "from evotui.watch.bulk_read import worker_main; worker_main()"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # never on the app's terminal
@@ -239,7 +320,8 @@ class _Worker:
         return bool(select.select([self.replies], [], [], 0)[0])
 
     def receive(self) -> list[tuple[SnapshotColumns | ReadError, float]]:
-        return _unpack(_read_frame(self.replies))
+        reply: list[tuple[RawColumns | ReadError, float]] = _read_frame(self.replies)
+        return [(o if isinstance(o, ReadError) else o.to_columns(), seconds) for o, seconds in reply]
 
     def close(self) -> None:
         """Ends the worker (its input closes: it stops after the chunk in hand; killed if it lingers).
@@ -397,6 +479,15 @@ def _read_here(chunk: list[SnapshotFile]) -> list[Outcome]:
     return [(f, outcome, seconds) for f, (outcome, seconds) in zip(chunk, outcomes, strict=True)]
 
 
-if __name__ == "__main__":
+def worker_main() -> None:
+    """The worker process's entry point (``_Worker`` starts ``python -c`` calling this)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the app's Ctrl-C is not the worker's
     serve(sys.stdin.buffer, sys.stdout.buffer)
+
+
+if __name__ == "__main__":
+    # Run as a module, this file is ``__main__``: its classes would pickle under that name, which the app
+    # cannot load. Serve from the module under its own name.
+    from evotui.watch.bulk_read import worker_main as _worker_main
+
+    _worker_main()

@@ -75,7 +75,6 @@ CHECKPOINT_EVERY = 16
 DYNAMICS_LATER_CELLS = 100_000
 
 
-
 def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 

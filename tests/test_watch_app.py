@@ -338,7 +338,7 @@ async def test_live_snapshots_keep_selection_scroll_sort_and_filter(tmp_path: Pa
 
 
 @sync
-async def test_the_app_raises_the_collector_threshold_while_it_runs_and_restores_it(tmp_path: Path) -> None:
+async def test_the_app_raises_the_gc_threshold_and_freezes_its_startup_objects_while_it_runs(tmp_path: Path) -> None:
     import gc
 
     from evotui.watch.app import GC_THRESHOLDS
@@ -347,8 +347,12 @@ async def test_the_app_raises_the_collector_threshold_while_it_runs_and_restores
     before = gc.get_threshold()
     assert before != GC_THRESHOLDS  # the interpreter's own (700, 10, 10) or whatever the process had
     app = make_app(tmp_path / "run", interval=FAST)
+    frozen_before = gc.get_freeze_count()
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot)
+        await pilot.pause()  # the frame with the run drawn: then the startup objects are frozen
         assert gc.get_threshold() == GC_THRESHOLDS
         assert gc.isenabled()  # raised, never switched off
+        assert gc.get_freeze_count() > frozen_before
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # unfrozen when the app ended: collected as usual again

@@ -10,7 +10,7 @@ same as in a read in the thread. Results are handed on in the files' order (the 
 last), so the history is built exactly as by a sequential read.
 
 If the worker cannot be started or dies, the thread reads what is left itself: slower, never wrong.
-The worker is a fresh interpreter (``evotui.watch.bulk_read.worker_main`` run by ``python -c``, never a fork: the app runs
+The worker is a fresh interpreter (``worker_main`` run by ``python -c``, never a fork: the app runs
 threads) speaking length-prefixed pickles on its stdin/stdout; it ignores SIGINT, writes nothing on the
 terminal, and ends when its input closes: as soon as the read ends, the service closes or the app exits.
 ``evotui watch DIR`` may start it before importing the app (``start_early_read``), when a core looks free.

@@ -165,6 +165,9 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
         self.announce_insights(previous, view)
         self._update_header()
         if view.loaded:
+            if not self.loaded:
+                # After the first frame with the run: the startup objects, drawn once, are kept for good.
+                self.call_after_refresh(self.app.freeze_startup_objects)  # type: ignore[attr-defined]
             self.loaded = True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

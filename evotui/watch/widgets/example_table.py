@@ -46,7 +46,9 @@ STATUS_STYLES = {
 GAP = 1  # blank cells between columns
 OUTPUT_MIN = len("output")  # the output column's narrowest, when the input takes the room
 MEASURED = 2000  # examples whose lengths set the column widths (a live table must not measure 10,000)
-CACHED_LINES = 2000  # built lines kept (a few screens' worth of rows, cursor and not)
+# Built lines kept, ~10 screens of rows. Each is a Strip with Textual's own caches, ~40 objects for the
+# collector to walk: 2,000 lines were ~80,000 of them.
+CACHED_LINES = 400
 
 
 def longest(texts: list[str]) -> int:

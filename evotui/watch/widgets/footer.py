@@ -40,16 +40,22 @@ def shown_keys(screen: Screen) -> list[Shown]:
 class KeysFooter(Footer):
     """A ``Footer`` that shows, hides and greys the keys it has instead of rebuilding them all."""
 
+    _rebuild_queued = False  # a rebuild waits for the next refresh: it will read the bindings of then
+
     def bindings_changed(self, screen: Screen) -> None:
-        if (
-            self._bindings_ready
-            and screen.app.app_focus
-            and self.is_attached
-            and screen is self.screen
-            and self._show_in_place(shown_keys(screen))
-        ):
+        visible_here = screen.app.app_focus and self.is_attached and screen is self.screen
+        if self._bindings_ready and visible_here and self._show_in_place(shown_keys(screen)):
+            return
+        if self._rebuild_queued and visible_here:
+            # A rebuild is already queued: a second one would mount every key again (at start-up the
+            # bindings change three times before the first rebuild runs: three rebuilds of ~26 keys).
             return
         super().bindings_changed(screen)
+        self._rebuild_queued = bool(visible_here)
+
+    async def recompose(self) -> None:
+        self._rebuild_queued = False
+        await super().recompose()
 
     def _show_in_place(self, wanted: list[Shown]) -> bool:
         """Show just ``wanted`` with the key widgets already mounted; False when some are missing."""

@@ -1,4 +1,4 @@
-from evotui.cli import main
+from evotui.cli.entry import main
 
 if __name__ == "__main__":
     main()

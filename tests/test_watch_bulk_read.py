@@ -230,6 +230,36 @@ def test_an_early_read_is_taken_over_by_the_service(tmp_path: Path, early_reads:
     assert_matches_reference(view.history, tmp_path)
 
 
+def test_an_early_read_is_started_once_per_directory(tmp_path: Path, early_reads: None) -> None:
+    """The entry point starts it from its guess at the arguments, then the command asks again: one worker."""
+    write_awkward_run(tmp_path)
+    assert bulk_read.start_early_read(tmp_path)
+    worker = bulk_read._early[tmp_path.resolve()][0]
+    assert bulk_read.start_early_read(tmp_path)
+    assert bulk_read._early[tmp_path.resolve()][0] is worker
+    view = first_read(tmp_path)
+    assert view.load.by_worker == len(list_snapshot_files(tmp_path))
+    assert_matches_reference(view.history, tmp_path)
+
+
+def test_the_entry_point_guesses_the_watched_directory_only_when_sure(tmp_path: Path) -> None:
+    from evotui.cli.entry import watched_directory
+
+    run, other = tmp_path / "run", tmp_path / "other"
+    run.mkdir()
+    other.mkdir()
+    assert watched_directory(["watch", str(run)]) == run
+    assert watched_directory(["watch", "--interval", "2", "--bell", str(run)]) == run
+    assert watched_directory(["watch", "--alerts=a.jsonl", str(run)]) == run
+    assert watched_directory(["watch", str(run), str(other)]) is None  # a comparison: the command decides
+    assert watched_directory(["watch", "--help", str(run)]) is None
+    assert watched_directory(["watch", "--new-option", str(run)]) is None
+    assert watched_directory(["watch", str(tmp_path / "missing")]) is None
+    assert watched_directory(["watch", "--interval"]) is None
+    assert watched_directory(["report", str(run)]) is None
+    assert watched_directory([]) is None
+
+
 def test_an_early_read_of_files_changed_since_is_not_used(tmp_path: Path, early_reads: None) -> None:
     write_awkward_run(tmp_path)
     assert bulk_read.start_early_read(tmp_path)

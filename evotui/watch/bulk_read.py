@@ -365,7 +365,10 @@ _early: dict[Path, tuple[_Worker, list[list[SnapshotFile]]]] = {}
 
 def start_early_read(directory: str | os.PathLike[str]) -> bool:
     """Start a worker on the oldest files of ``directory`` now, for the run service's first poll to take over.
-    False when not worth it (few bytes, one core, no snapshot file, no worker)."""
+    False when not worth it (few bytes, one core, no snapshot file, no worker). Once per directory: a
+    second call (the entry point guessed early, then the command) keeps the worker already started."""
+    if has_early_read(Path(directory)):
+        return True
     try:
         files = list_snapshot_files(directory)
     except OSError:

@@ -1,0 +1,52 @@
+"""The `evotui` program's entry point: for `evotui watch DIR`, the bulk read's worker starts before the
+command line library and the app are imported.
+
+Why here: a cold start waits for the worker's first replies (``evotui.watch.bulk_read``), and the worker
+needs ~0.15 s to start; every import before it starts is on the critical path. So the arguments are
+looked at first, conservatively: one run directory after ``watch`` and known options only; anything
+else (a comparison, ``--help``, an unknown option) leaves it to the command, which starts the worker
+itself when worth it. Parsing stays click's: this only guesses early, and a wrong guess costs a worker
+that ends with this process (its input closes).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+WATCH_OPTIONS_WITH_VALUE = {"--interval", "--alerts"}
+WATCH_FLAGS = {"--bell"}
+
+
+def watched_directory(argv: list[str]) -> Path | None:
+    """The one run directory of ``evotui watch [options] DIR`` in ``argv`` (without the program), or None."""
+    if not argv or argv[0] != "watch":
+        return None
+    positionals: list[str] = []
+    args = iter(argv[1:])
+    for arg in args:
+        name = arg.split("=", 1)[0]
+        if name in WATCH_OPTIONS_WITH_VALUE:
+            if "=" not in arg and next(args, None) is None:
+                return None
+        elif arg in WATCH_FLAGS:
+            continue
+        elif arg.startswith("-"):
+            return None  # --help, --version, an unknown option: the command decides
+        else:
+            positionals.append(arg)
+    if len(positionals) != 1:
+        return None
+    directory = Path(positionals[0])
+    return directory if directory.is_dir() else None
+
+
+def main() -> None:
+    directory = watched_directory(sys.argv[1:])
+    if directory is not None:
+        from evotui.watch.bulk_read import start_early_read
+
+        start_early_read(directory)
+    from evotui.cli import main as cli_main
+
+    cli_main()

@@ -33,7 +33,9 @@ Threading model (the one rule of the app; see DESIGN.md "Round 2")::
   and a step's outputs are a tuple (untracked once seen to hold only strings); no thread switches the
   collector off for the whole process. The App raises the collector's young-generation threshold once,
   on the UI thread, while it runs (``evotui.watch.app.GC_THRESHOLDS``: full collections stop every
-  thread), and restores it when it ends.
+  thread), and restores it when it ends; once the first run is on screen it freezes the objects alive
+  then (Textual's widgets and styles, the modules: ``gc.freeze``, once, on the UI thread, undone when it
+  ends), so full collections no longer walk them.
 
 ``tailer_factory`` is the documented injection point for the tailing itself (tests pass a tailer whose
 ``poll`` fails for real to check the failure path).

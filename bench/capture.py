@@ -233,19 +233,12 @@ def measure_trl(label: str, model: Any, tok: Any, rows: list[dict[str, str]], re
     r8 = statistics.median(o / t for o, t in zip(t_ours, t_8, strict=True))
     r32 = statistics.median(o / t for o, t in zip(t_ours, t_32, strict=True))
     return [
-        (
-            f"{label}: ours, capture + write",
-            f"{1000 * statistics.median(t_ours):8.1f} ms (loss, output, similarity, "
-            "exact match per example; a snapshot file)",
-        ),
-        (
-            f"{label}: TRL completions, batch 8",
-            f"{1000 * statistics.median(t_8):8.1f} ms (prompt, completion)   -> ours / TRL = {r8:.2f}",
-        ),
-        (
-            f"{label}: TRL completions, batch {BATCH_SIZE}",
-            f"{1000 * statistics.median(t_32):8.1f} ms   -> ours / TRL = {r32:.2f}",
-        ),
+        (f"{label}: ours, capture + write", f"{1000 * statistics.median(t_ours):8.1f} ms (loss, output, similarity, "
+         "exact match per example; a snapshot file)"),
+        (f"{label}: TRL completions, batch 8", f"{1000 * statistics.median(t_8):8.1f} ms (prompt, completion)"
+         f"   -> ours / TRL = {r8:.2f}"),
+        (f"{label}: TRL completions, batch {BATCH_SIZE}", f"{1000 * statistics.median(t_32):8.1f} ms"
+         f"   -> ours / TRL = {r32:.2f}"),
         (f"{label}: same greedy outputs", f"{same}/{len(rows)}"),
     ]
 

@@ -499,9 +499,8 @@ class EvolutionTracker:
     def _log_capture_error(self, step: int, message: str, exc: BaseException) -> None:
         """The traceback once; the same error again at a later step is one line (it is counted in run.json)."""
         if self._last_error is not None and self._last_error[1] == message:
-            logger.error(
-                "capture at step %d failed: %s (the same error as at step %d)", step, message, self._last_error[0]
-            )
+            logger.error("capture at step %d failed: %s (the same error as at step %d)", step, message,
+                         self._last_error[0])
         else:
             logger.error("capture at step %d failed", step, exc_info=exc)
             self._last_error = (step, message)

@@ -53,7 +53,9 @@ X_FRACTION = "fraction"
 MATCH_ID = "id"
 MATCH_INPUT = "input"
 # The compare table's quick filters: one Literal, every other list derived from it (see the module docstring).
-CompareFilter = Literal["all", "a_only", "b_only", "both", "neither", "b_faster", "b_slower", "differ", "forgotten_one"]
+CompareFilter = Literal[
+    "all", "a_only", "b_only", "both", "neither", "b_faster", "b_slower", "differ", "forgotten_one"
+]
 QUICK_KEYS: tuple[CompareFilter, ...] = get_args(CompareFilter)
 FILTER_LABELS: dict[CompareFilter, str] = {
     "all": "all",
@@ -377,7 +379,7 @@ def _tags_of(value: Any) -> str | None:
 
 
 def tag_accuracy(history: RunHistory, metadata: Sequence[dict[str, Any]] | None) -> dict[str, tuple[int, int]]:
-    """ "key=value" -> (right, evaluated) at the latest snapshot, for metadata keys with at most
+    """"key=value" -> (right, evaluated) at the latest snapshot, for metadata keys with at most
     ``MAX_TAG_VALUES`` distinct short scalar values. ``metadata`` is aligned to the history's examples;
     empty without it."""
     latest = history.latest()

@@ -34,3 +34,5 @@ _DETAIL_TABLE = _build_table(keep_newlines=True)
 def visible(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` with every control or invisible formatting character replaced by a visible stand-in."""
     return text.translate(_DETAIL_TABLE if keep_newlines else _CELL_TABLE)
+
+

@@ -4,9 +4,9 @@ Why: a cold start of 500 files of 10,000 rows is Python work all the way (decodi
 columns ~3 ms more), and one thread holds the GIL for all of it. So when the first read is big
 (``WORKER_MIN_BYTES``), one worker process reads chunks of files from the oldest up while the service
 thread reads chunks from the newest down, until they meet. The worker sends each file back as
-``SnapshotColumns`` (lists and numpy arrays: cheap to pickle; an unchanged output or id list is one
-object, pickled once a chunk) or as the ``ReadError`` that ``read_snapshot`` gives, so errors are the
-same as in a read in the thread. Results are handed on in the files' order (the thread's own chunks
+``RawColumns`` (plain arrays, the outputs joined in one string, texts only where the examples changed;
+the thread makes the ``SnapshotColumns``) or as the ``ReadError`` that ``read_snapshot`` gives, so errors
+are the same as in a read in the thread. Results are handed on in the files' order (the thread's own chunks
 last), so the history is built exactly as by a sequential read.
 
 If the worker cannot be started or dies, the thread reads what is left itself: slower, never wrong.
@@ -45,26 +45,24 @@ if TYPE_CHECKING:  # imported where used: ``start_early_read`` runs before numpy
 
     Outcome = tuple[SnapshotFile, SnapshotColumns | ReadError, float]  # the file, what it holds, read seconds
 
-# Below this many bytes to read, no worker: starting one costs ~0.2-0.3 s of a core (an interpreter,
-# numpy, msgspec), about what reading 40 MB of snapshots costs.
+# Below this many bytes to read, no worker: starting one costs ~0.15 s of a core (an interpreter and
+# msgspec), and handing its results over costs the thread too.
 WORKER_MIN_BYTES = 48 * 2**20
-PIPE_BYTES = 2**20
+PIPE_BYTES = 2**20  # the replies' pipe (see ``_widen_pipe``)
 CHUNK_FILES = 4  # files per task: small enough to share the work evenly, big enough to pickle few times
 # Chunks given to the worker ahead of time. The thread tops it up only between two chunks of its own: with
 # fewer, the worker sat idle half the time (measured: 2 ahead, 8 files a chunk: the thread read 4/5 of a run).
 WORKER_AHEAD = 3
 
 
-def read_columns(
-    paths: list[str], previous: SnapshotColumns | None = None
-) -> list[tuple[SnapshotColumns | ReadError, float]]:
-    """Read and check each file as ``read_snapshot`` does, and turn it into columns (runs in the worker,
-    and in the thread for its own chunks). Texts travel only when a file's ids differ from the previous
-    file's: a new example always comes with its texts; the others are set from the newest file.
-    ``previous``: the columns of the file just before ``paths[0]`` in the run's order, if known."""
+def read_columns(paths: list[str]) -> list[tuple[SnapshotColumns | ReadError, float]]:
+    """Read and check each file as ``read_snapshot`` does, and turn it into columns (in the thread, for its
+    own chunks; the worker sends ``RawColumns``). Texts come only when a file's ids differ from the previous
+    file's in ``paths``: a new example always comes with its texts; the others are set from the newest file."""
     from evotui.analysis.history import SnapshotColumns
 
     out: list[tuple[SnapshotColumns | ReadError, float]] = []
+    previous: SnapshotColumns | None = None
     for path in paths:
         started = time.perf_counter()
         snapshot = read_snapshot(path)

@@ -35,7 +35,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from tracker.schema import Snapshot, Summary
 from tracker.store import ReadError, SnapshotFile, list_snapshot_files, read_snapshot
@@ -55,27 +55,41 @@ CHUNK_FILES = 4  # files per task: small enough to share the work evenly, big en
 WORKER_AHEAD = 3
 
 
-def read_columns(paths: list[str]) -> list[tuple[SnapshotColumns | ReadError, float]]:
-    """Read and check each file as ``read_snapshot`` does, and turn it into columns (in the thread, for its
-    own chunks; the worker sends ``RawColumns``). Texts come only when a file's ids differ from the previous
-    file's in ``paths``: a new example always comes with its texts; the others are set from the newest file."""
-    from evotui.analysis.history import SnapshotColumns
+Built = TypeVar("Built")
 
-    out: list[tuple[SnapshotColumns | ReadError, float]] = []
-    previous: SnapshotColumns | None = None
+
+def _read_each(
+    paths: list[str], build: Callable[[Snapshot, Built | None], Built], previous: Built | None = None
+) -> list[tuple[Built | ReadError, float]]:
+    """Read and check each file as ``read_snapshot`` does and ``build`` what is sent on from it and the
+    file read before it; with the seconds each took (reading, decoding and building)."""
+    out: list[tuple[Built | ReadError, float]] = []
     for path in paths:
         started = time.perf_counter()
         snapshot = read_snapshot(path)
         if isinstance(snapshot, ReadError):
             out.append((snapshot, time.perf_counter() - started))
             continue
+        built = build(snapshot, previous)
+        del snapshot  # freed here, in the timed part: it is part of the cost of reading
+        out.append((built, time.perf_counter() - started))
+        previous = built
+    return out
+
+
+def read_columns(paths: list[str]) -> list[tuple[SnapshotColumns | ReadError, float]]:
+    """The files as columns (in the thread, for its own chunks; the worker sends ``RawColumns``). Texts come
+    only when a file's ids differ from the previous file's in ``paths``: a new example always comes with
+    its texts; the others are set from the newest file."""
+    from evotui.analysis.history import SnapshotColumns
+
+    def build(snapshot: Snapshot, previous: SnapshotColumns | None) -> SnapshotColumns:
         cols = SnapshotColumns.of(snapshot, with_texts=False, previous=previous)
         if previous is None or cols.ids is not previous.ids:
             cols.texts = SnapshotColumns.texts_of(snapshot)
-        del snapshot  # freed here, in the timed part: it is part of the cost of reading
-        out.append((cols, time.perf_counter() - started))
-        previous = cols
-    return out
+        return cols
+
+    return _read_each(paths, build)
 
 
 # -- what the worker sends: RawColumns, no numpy -------------------------------------------------------------------
@@ -176,18 +190,7 @@ def _texts_of(snapshot: Snapshot) -> tuple[list[str], list[str], list[dict[str, 
 
 def read_raw(paths: list[str], previous: RawColumns | None = None) -> list[tuple[RawColumns | ReadError, float]]:
     """``read_columns`` for the worker: ``RawColumns``, read on from ``previous`` (the file before ``paths[0]``)."""
-    out: list[tuple[RawColumns | ReadError, float]] = []
-    for path in paths:
-        started = time.perf_counter()
-        snapshot = read_snapshot(path)
-        if isinstance(snapshot, ReadError):
-            out.append((snapshot, time.perf_counter() - started))
-            continue
-        raw = RawColumns.of(snapshot, previous)
-        del snapshot  # freed here, in the timed part: it is part of the cost of reading
-        out.append((raw, time.perf_counter() - started))
-        previous = raw
-    return out
+    return _read_each(paths, RawColumns.of, previous)
 
 
 def workers_allowed() -> bool:

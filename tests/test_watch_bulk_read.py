@@ -128,6 +128,17 @@ def wait_for_service(service: RunService) -> None:
     raise AssertionError("the service never posted its first read")
 
 
+def first_read(directory: Path) -> Any:
+    """The view a run service posts after its first read of ``directory``."""
+    service = RunService(directory, interval=60)
+    service.start()
+    try:
+        wait_for_service(service)
+    finally:
+        service.close()
+    return service.view
+
+
 @pytest.fixture
 def always_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every bulk read shares with a worker (the real threshold is ~48 MB), one file per chunk."""
@@ -139,13 +150,7 @@ def test_the_service_s_first_read_with_a_worker_builds_the_row_by_row_history(
     tmp_path: Path, always_a_worker: None
 ) -> None:
     write_awkward_run(tmp_path)
-    service = RunService(tmp_path, interval=60)
-    service.start()
-    try:
-        wait_for_service(service)
-    finally:
-        service.close()
-    view = service.view
+    view = first_read(tmp_path)
     assert view is not None
     assert view.load.by_worker >= 1  # the worker read some of it (the first chunks are always its own)
     assert_matches_reference(view.history, tmp_path)
@@ -154,14 +159,9 @@ def test_the_service_s_first_read_with_a_worker_builds_the_row_by_row_history(
 
 def test_a_first_read_in_the_thread_alone_builds_the_same_history(tmp_path: Path) -> None:
     write_awkward_run(tmp_path)
-    service = RunService(tmp_path, interval=60)
-    service.start()
-    try:
-        wait_for_service(service)
-    finally:
-        service.close()
-    assert service.view is not None and service.view.load.by_worker == 0  # small: no worker
-    assert_matches_reference(service.view.history, tmp_path)
+    view = first_read(tmp_path)
+    assert view is not None and view.load.by_worker == 0  # small: no worker
+    assert_matches_reference(view.history, tmp_path)
 
 
 def test_files_come_in_their_order_and_a_dead_worker_leaves_the_rest_to_the_thread(
@@ -209,16 +209,6 @@ def early_reads(monkeypatch: pytest.MonkeyPatch, always_a_worker: None) -> None:
     """`evotui watch DIR` starts a worker before importing the app when a core looks free (here: always)."""
     monkeypatch.setattr(bulk_read, "EARLY_MIN_BYTES", 0)
     monkeypatch.setattr(bulk_read, "_a_core_is_free", lambda: True)
-
-
-def first_read(directory: Path) -> Any:
-    service = RunService(directory, interval=60)
-    service.start()
-    try:
-        wait_for_service(service)
-    finally:
-        service.close()
-    return service.view
 
 
 def test_an_early_read_is_taken_over_by_the_service(tmp_path: Path, early_reads: None) -> None:

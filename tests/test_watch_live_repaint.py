@@ -53,16 +53,22 @@ class LineLog:
         table.render_line = logged  # type: ignore[method-assign]
 
 
+def run_at_step_0(tmp_path: Path) -> tuple[Path, SnapshotStore]:
+    """A run directory holding step 0, and the store that writes its next snapshots."""
+    run_dir = tmp_path / "run"
+    store = SnapshotStore(run_dir, fsync=False)
+    store.ensure()
+    store.write(snapshot(0))
+    return run_dir, store
+
+
 def table_line(app, table: ExampleTable, y: int) -> str:  # type: ignore[no-untyped-def]
     return screen_lines(app)[table.region.y + y][table.region.x : table.region.right]
 
 
 @sync
 async def test_a_snapshot_repaints_the_rows_it_changed_and_no_other(tmp_path: Path) -> None:
-    run_dir = tmp_path / "run"
-    store = SnapshotStore(run_dir, fsync=False)
-    store.ensure()
-    store.write(snapshot(0))
+    run_dir, store = run_at_step_0(tmp_path)
     app = make_app(run_dir, interval=FAST)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot, 1)
@@ -102,10 +108,7 @@ async def test_a_snapshot_repaints_the_rows_it_changed_and_no_other(tmp_path: Pa
 async def test_a_row_drawn_before_shows_its_new_values_when_it_comes_back(tmp_path: Path) -> None:
     # Lines are cached by what they show: a row scrolled away, changed meanwhile, and scrolled back
     # to is drawn with its new values, never the line built before.
-    run_dir = tmp_path / "run"
-    store = SnapshotStore(run_dir, fsync=False)
-    store.ensure()
-    store.write(snapshot(0))
+    run_dir, store = run_at_step_0(tmp_path)
     app = make_app(run_dir, interval=FAST)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot, 1)
@@ -128,10 +131,7 @@ async def test_focus_moving_to_the_filter_and_back_keeps_the_footer_keys(tmp_pat
     # the same key widgets, shown and hidden.
     from textual.widgets._footer import FooterKey
 
-    run_dir = tmp_path / "run"
-    store = SnapshotStore(run_dir, fsync=False)
-    store.ensure()
-    store.write(snapshot(0))
+    run_dir, _store = run_at_step_0(tmp_path)
     app = make_app(run_dir, interval=FAST)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot, 1)

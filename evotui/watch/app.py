@@ -35,7 +35,7 @@ Clock = Callable[[], float]
 # examples at 4 snapshots/s: 59 in 60 s, median 106 ms, a third of the slow keys); with 20,000 young
 # objects first there were 2. Memory is not at stake: reference counting frees almost everything, the
 # collector only finds cycles. Set once by the app on the UI thread when it starts and restored when it
-# ends; no thread turns the collector off or freezes it.
+# ends; no thread turns the collector off.
 GC_THRESHOLDS = (20_000, 10, 10)
 # Once the first run is on screen, the objects alive then (Textual's widgets, styles, bindings, the modules:
 # ~75,000, living as long as the app) are moved to the collector's permanent generation (``gc.freeze``),

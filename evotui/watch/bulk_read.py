@@ -394,14 +394,26 @@ def start_early_read(directory: str | os.PathLike[str]) -> bool:
 
 
 def _a_core_is_free() -> bool:
-    """Another core is likely idle (load average): a worker started now reads beside the app's imports
-    rather than slowing them down (measured on a busy 2-core machine: the imports took twice as long)."""
+    """Another core is likely idle now: a worker started now reads beside the app's imports rather than
+    slowing them down (measured on a busy 2-core machine: the imports took twice as long).
+
+    Linux says how many threads are runnable at this instant (``/proc/loadavg``'s fourth field, this one
+    included); the load average, used elsewhere, lags a minute behind: a build that just ended, or the
+    previous start of the app, kept the worker off for a minute (seen in ``bench/coldstart.py``)."""
     cores = os.cpu_count() or 1
+    if cores < 2:
+        return False
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            others = int(f.read().split()[3].split("/")[0]) - 1  # runnable now, this thread excepted
+        return others <= cores - 2
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         load = os.getloadavg()[0]
     except (OSError, AttributeError):  # unknown (or no getloadavg on this system): assume a free core
         load = 0.0
-    return cores >= 2 and load <= cores - 1
+    return load <= cores - 1
 
 
 def has_early_read(directory: Path) -> bool:

@@ -26,7 +26,7 @@ from evotui.analysis.compare import (
     run_names,
 )
 from evotui.analysis.history import RunHistory
-from evotui.cli import main
+from evotui.cli.commands import main
 from evotui.cli.compare import load_runs, render_comparison
 from tests._compare_helpers import plain_examples, plain_quick_counts, snapshots_of
 from tests._dynamics_helpers import HOSTILE, write_plan

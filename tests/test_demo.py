@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from evotui.cli import demo, main
+from evotui.cli import demo
+from evotui.cli.commands import main
 from tracker.schema import RunManifest, Snapshot
 from tracker.store import list_snapshot_files, read_manifest, read_snapshot
 

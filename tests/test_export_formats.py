@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from evotui.analysis.export import COLUMNS, DIFFICULTY_COLUMNS, csv_safe
-from evotui.cli import main
+from evotui.cli.commands import main
 from tests._dynamics_helpers import write_plan
 from tracker.examples import load_examples
 from tracker.tracker import EvolutionTracker

@@ -17,7 +17,7 @@ from evotui.analysis.dynamics import compute_dynamics
 from evotui.analysis.export import COLUMNS, export_run
 from evotui.analysis.loader import RunDirectoryError, load_run
 from evotui.analysis.report import build_report
-from evotui.cli import main
+from evotui.cli.commands import main
 from evotui.cli.report import print_report
 from tests._dynamics_helpers import HOSTILE, write_plan
 from tracker.schema import ExampleResult, RunManifest

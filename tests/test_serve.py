@@ -21,7 +21,8 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from click.testing import CliRunner
 
-from evotui.cli import main, serve
+from evotui.cli import serve
+from evotui.cli.commands import main
 from tests._serve_helpers import Served
 from tests._serve_helpers import serve as start_serve
 from tracker.synthetic import write_synthetic_run

@@ -14,7 +14,7 @@ from rich.text import Text
 from evotui.analysis.dynamics import compute_dynamics
 from evotui.analysis.history import RunHistory
 from evotui.analysis.table import TableQuery, table_rows
-from evotui.cli import main
+from evotui.cli.commands import main
 from evotui.watch.text import cell_text, visible, whole_text
 from tracker.synthetic import SyntheticRun
 

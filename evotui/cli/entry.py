@@ -47,6 +47,6 @@ def main() -> None:
         from evotui.watch.bulk_read import start_early_read
 
         start_early_read(directory)
-    from evotui.cli import main as cli_main
+    from evotui.cli.commands import main as cli_main
 
     cli_main()

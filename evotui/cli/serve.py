@@ -91,7 +91,7 @@ def plan_serve(
     max_sessions: int = DEFAULT_MAX_SESSIONS,
 ) -> ServePlan:
     """Check what can be checked before listening; raise ServeError with the fix."""
-    from evotui.cli import check_watch_path
+    from evotui.cli.commands import check_watch_path
 
     missing = missing_serve_modules()
     if missing:

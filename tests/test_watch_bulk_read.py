@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +249,43 @@ def test_the_entry_point_guesses_the_watched_directory_only_when_sure(tmp_path: 
     assert watched_directory(["watch", "--interval"]) is None
     assert watched_directory(["report", str(run)]) is None
     assert watched_directory([]) is None
+
+
+def test_the_entry_point_pauses_the_collector_only_while_watch_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`evotui watch` runs its imports with the collector paused; it is on again whatever the command does
+    (here click refuses a file given as the run directory, before any import), and other commands never
+    pause it."""
+    import gc
+
+    from evotui.cli import entry
+
+    not_a_directory = tmp_path / "file.txt"
+    not_a_directory.write_text("x")
+    paused_during: list[bool] = []
+    real_imports_done = entry.startup_imports_done
+
+    for argv in (["watch", str(not_a_directory)], ["report", str(not_a_directory)]):
+        monkeypatch.setattr(sys, "argv", ["evotui", *argv])
+        monkeypatch.setattr(
+            "evotui.cli.commands.check_watch_path", lambda _p: paused_during.append(not gc.isenabled()) or "no"
+        )
+        with pytest.raises(SystemExit):
+            entry.main()
+        assert gc.isenabled()
+    assert paused_during == [True]  # the watch command ran with the collector paused; report never asked
+
+    # Once the app is imported: what the imports made is frozen and the collector is on again.
+    gc.disable()
+    monkeypatch.setattr(entry, "_collector_paused", True)
+    frozen_before = gc.get_freeze_count()
+    try:
+        real_imports_done()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen_before
+    finally:
+        gc.enable()
+        gc.unfreeze()
 
 
 def test_an_early_read_of_files_changed_since_is_not_used(tmp_path: Path, early_reads: None) -> None:

@@ -29,6 +29,8 @@ async def test_a_big_first_read_shows_its_data_then_its_statuses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evotui_log: Path
 ) -> None:
     monkeypatch.setattr(service_module, "DYNAMICS_LATER_CELLS", 1)  # every first read counts as big
+    # The dynamics wait for the main screen to say its first data are drawn, never for this bound to pass.
+    monkeypatch.setattr(service_module, "FIRST_DATA_WAIT", 600.0)
     (tmp_path / "run").mkdir()
     for k in range(DROP_AT + 1):  # a run that forgets 40 examples at its last snapshot: a regression to announce
         write_snapshot(tmp_path / "run", regression_snapshot(k), "json", fsync=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from evotui import __version__
+from evotui.cli.entry import startup_imports_done
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +72,9 @@ def watch_command(directory: Path, others: tuple[Path, ...], interval: float, be
         start_early_read(directory)
     from evotui.watch.app import make_app  # textual is imported only for the command that needs it
 
-    make_app(directory, interval=interval, compare=others, bell=bell, alerts=alerts).run()
+    app = make_app(directory, interval=interval, compare=others, bell=bell, alerts=alerts)
+    startup_imports_done()  # the collector, paused by the entry point while the app was imported
+    app.run()
 
 
 @main.command("demo")

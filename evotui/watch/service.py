@@ -75,6 +75,10 @@ RUNS_CHECK_EVERY = 4  # polls between looks for runs in subdirectories while DIR
 CHECKPOINT_EVERY = 16
 # A first read of at least this many cells (examples x snapshots) is shown before its dynamics are computed.
 DYNAMICS_LATER_CELLS = 100_000
+# ...and the dynamics wait until a screen that shows the run has drawn those data, at most this long: computed
+# meanwhile, they took the interpreter from the UI thread's drawing (the first data on screen came ~40 ms
+# later on 200 x 1,000, a 0.45 s cold start; bench/coldstart.py).
+FIRST_DATA_WAIT = 0.5
 
 
 def _empty() -> Mapping[Any, Any]:
@@ -157,6 +161,8 @@ class RunService:
         self.view: RunView | None = None
         self._tailer_factory = tailer_factory
         self._subscribers: list[MessagePump] = []
+        self._drawers: set[int] = set()  # id() of the subscribers that say when they have drawn the first data
+        self._first_data_drawn = threading.Event()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -199,19 +205,25 @@ class RunService:
     def close(self) -> None:
         """Stop the thread at its next check; does not wait for it (it may be decoding a big file)."""
         self._stop.set()
+        self._first_data_drawn.set()
         with self._lock:
             self._subscribers.clear()
+            self._drawers.clear()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the thread to end (tests and tools; the UI never calls this)."""
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def subscribe(self, target: MessagePump) -> None:
-        """``target`` receives ``RunUpdated`` for every new view, starting with the current one."""
+    def subscribe(self, target: MessagePump, tells_when_drawn: bool = False) -> None:
+        """``target`` receives ``RunUpdated`` for every new view, starting with the current one. With
+        ``tells_when_drawn``, it calls ``first_data_drawn`` once the run's first data are on screen, and a
+        big first read's dynamics wait for that (``FIRST_DATA_WAIT`` at most)."""
         with self._lock:
             if target not in self._subscribers:
                 self._subscribers.append(target)
+            if tells_when_drawn:
+                self._drawers.add(id(target))
             view = self.view
         if view is not None:
             target.post_message(RunUpdated(view))
@@ -220,6 +232,13 @@ class RunService:
         with self._lock:
             if target in self._subscribers:
                 self._subscribers.remove(target)
+            self._drawers.discard(id(target))
+            if not self._drawers:
+                self._first_data_drawn.set()  # nobody left to say it: never wait for it
+
+    def first_data_drawn(self) -> None:
+        """A screen (UI thread) has the run's first data on screen: the thread may go on with the dynamics."""
+        self._first_data_drawn.set()
 
     # -- the thread -----------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -415,6 +434,10 @@ class RunService:
                 self._make_view(history.frozen_copy(), polled=True, files_read=files_read, read_seconds=read_seconds)
             )
             files_read, read_seconds = 0, 0.0
+            with self._lock:
+                waits = bool(self._drawers)
+            if waits:
+                self._first_data_drawn.wait(FIRST_DATA_WAIT)
         derive_started = time.perf_counter()
         history = self._derive()
         if history.n_steps:

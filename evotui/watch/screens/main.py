@@ -111,7 +111,7 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
         self._update_header()
         self.set_interval(1.0, self._update_header)
         self.service = self.app.open_run(self.path)  # type: ignore[attr-defined]
-        self.service.subscribe(self)
+        self.service.subscribe(self, tells_when_drawn=True)
 
     def on_resize(self) -> None:
         self.query_one(QuickFilters).show(self.query_state.quick)  # short labels on narrow terminals
@@ -166,9 +166,15 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
         self._update_header()
         if view.loaded:
             if not self.loaded:
-                # After the first frame with the run: the startup objects, drawn once, are kept for good.
-                self.call_after_refresh(self.app.freeze_startup_objects)  # type: ignore[attr-defined]
+                # After the first frame with the run: the startup objects, drawn once, are kept for good,
+                # and the service goes on with the dynamics it held back for that frame.
+                self.call_after_refresh(self._first_data_drawn)
             self.loaded = True
+
+    def _first_data_drawn(self) -> None:
+        self.app.freeze_startup_objects()  # type: ignore[attr-defined]
+        if self.service is not None:
+            self.service.first_data_drawn()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A worker of this screen (export, step travel) that raised: shown and logged, never silent."""

@@ -125,26 +125,44 @@ async def test_a_row_drawn_before_shows_its_new_values_when_it_comes_back(tmp_pa
 
 
 @sync
-async def test_focus_moving_to_the_filter_and_back_keeps_the_footer_keys(tmp_path: Path) -> None:
-    # Textual's footer rebuilds all its keys on every focus change, and holds the screen's updates
+async def test_focus_moving_to_the_filter_and_back_changes_the_footer_keys_in_place(tmp_path: Path) -> None:
+    # Textual's footer rebuilds a widget per key on every focus change, and holds the screen's updates
     # while it does. Here the filter hides the letter keys (it types them) and enter brings them back:
-    # the same key widgets, shown and hidden.
-    from textual.widgets._footer import FooterKey
+    # one footer widget, its line drawn again.
+    from evotui.watch.widgets.footer import KeysFooter
 
     run_dir, _store = run_at_step_0(tmp_path)
     app = make_app(run_dir, interval=FAST)
     async with app.run_test(size=SIZE) as pilot:
         await wait_loaded(pilot, 1)
         screen = app.screen
-        keys = list(screen.query(FooterKey))
-        quit_key = next(key for key in keys if key.action == "app.quit")
+        footer = screen.query_one(KeysFooter)
+        assert not footer.children
         assert "Quit" in screen_lines(app)[-1]
+        assert [e.description for e in footer.entries][:2] == ["Quit", "Filter"] and footer.palette is not None
         await pilot.press("slash", "q")
         await wait_for(pilot, lambda: screen.query_state.text == "q")  # typed, not quit
         await wait_for(pilot, lambda: "Quit" not in screen_lines(app)[-1])
-        assert not quit_key.display
+        assert "palette" in screen_lines(app)[-1]  # the palette's key stays
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.focused, ExampleTable))
         await wait_for(pilot, lambda: "Quit" in screen_lines(app)[-1])
-        assert quit_key.display
-        assert list(screen.query(FooterKey)) == keys  # the very same widgets: no rebuild
+        assert screen.query_one(KeysFooter) is footer and not footer.children
+
+
+@sync
+async def test_a_footer_key_pointed_at_is_highlighted_and_clicked_is_pressed(tmp_path: Path) -> None:
+    from evotui.watch.screens.help import HelpScreen
+    from evotui.watch.widgets.footer import KeysFooter
+
+    run_dir, _store = run_at_step_0(tmp_path)
+    app = make_app(run_dir, interval=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_loaded(pilot, 1)
+        footer = app.screen.query_one(KeysFooter)
+        start, _end, help_key = next(span for span in footer._spans if span[2].description == "Help")
+        assert footer.entry_at(start) is help_key and footer.entry_at(SIZE[0] - 1) is footer.palette
+        await pilot.hover(KeysFooter, offset=(start + 1, 0))
+        await wait_for(pilot, lambda: footer._hover is help_key)
+        await pilot.click(KeysFooter, offset=(start + 1, 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))

@@ -390,7 +390,9 @@ class MainScreen(DynamicsActions, InsightActions, Screen[None]):
     def focus_pane(self) -> None:
         """Focus the table, or the detail pane's history when the table is hidden (never the filter box)."""
         if self.has_class("detail-max"):
-            self.set_focus(self.query_one("#detail-history"))
+            detail = self.query_one(ExampleDetail)
+            detail.ensure_body()  # before the run's first data, the pane is still empty
+            self.set_focus(detail.query_one("#detail-history"))
         else:
             self.set_focus(self.query_one(ExampleTable))
 

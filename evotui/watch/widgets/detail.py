@@ -338,14 +338,22 @@ class ExampleDetail(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-title")
-        with Horizontal(id="detail-body"):
-            with Vertical(id="detail-curves"):
-                yield PlotLegend(legend_text(), id="detail-legend")
-                yield CurvePlot(id="detail-plot")
-            with Vertical(id="detail-side"):
-                # The input and expected output stay in sight; only the prediction history scrolls.
-                yield Static("", id="detail-texts")
-                yield PredictionHistory(id="detail-history")
+        yield Horizontal(id="detail-body")  # filled by ``ensure_body``
+
+    def ensure_body(self) -> None:
+        """Mount the plot, the texts and the prediction history, the first time the pane shows something.
+        Not composed with the screen: a cold start's first frame has no example to show yet, and these
+        six widgets were ~20 ms of it (styles, layout, a first render), before the run's data could be drawn."""
+        body = self.query_one("#detail-body", Horizontal)
+        if body.children:
+            return
+        curves, side = Vertical(id="detail-curves"), Vertical(id="detail-side")
+        body.mount(curves, side)
+        # Mounted one level at a time: a container's constructor children are only mounted with it, later,
+        # and ``show`` goes on with the texts and the plot at once.
+        curves.mount(PlotLegend(legend_text(), id="detail-legend"), CurvePlot(id="detail-plot"))
+        # The input and expected output stay in sight; only the prediction history scrolls.
+        side.mount(Static("", id="detail-texts"), PredictionHistory(id="detail-history"))
 
     # (history id, version, index, dynamics id, travelled step, empty note) last asked for
     _requested: tuple[int, int, int | None, int, int | None, str | None] | None = None
@@ -389,6 +397,7 @@ class ExampleDetail(Vertical):
         if key == self._requested:
             return
         self._requested = key
+        self.ensure_body()
         title = self.query_one("#detail-title", Static)
         texts = self.query_one("#detail-texts", Static)
         legend = self.query_one(PlotLegend)

@@ -15,6 +15,8 @@ SHORT_LABELS = {"wrong": "wrong", "never": "never"}
 class QuickFilters(Static):
     """``[all] wrong now forgotten never right``: click one, or press ``f`` to cycle."""
 
+    _markup = ""  # what ``show`` last drew
+
     def show(self, current: str) -> None:
         parts = []
         narrow = self.app.size.width < 100
@@ -29,7 +31,10 @@ class QuickFilters(Static):
                 parts.append(f"[@click=screen.quick('{key}')][reverse bold] {label} [/][/]")
             else:
                 parts.append(f"[@click=screen.quick('{key}')] {label} [/]")
-        self.update("".join(parts))
+        markup = "".join(parts)
+        if markup != self._markup:  # a resize mostly leaves them as they were: no layout pass then
+            self._markup = markup
+            self.update(markup)
 
 
 class FilterBar(Horizontal):

@@ -17,7 +17,8 @@ Threading model (the one rule of the app; see DESIGN.md "Round 2")::
 * A big first read (tens of MB) is shared with one worker process (``evotui.watch.bulk_read``): it
   reads and decodes the oldest files into columns while the thread reads the newest; the thread alone
   builds the history, in file order. The worker lives only for that read. From 100,000 cells
-  (examples x snapshots), the first read is posted before its dynamics: a second view brings them.
+  (examples x snapshots), the first read is posted before its dynamics: a second view brings them,
+  computed once a screen has drawn the data (``first_data_drawn``; ``FIRST_DATA_WAIT`` at most).
 * The view reaches the UI as ``RunUpdated``; a burst of them collapses into the newest one
   (``Message.can_replace``), so a slow screen is never handed a queue of stale work. The UI thread
   only swaps references and redraws what is on screen (rows, never all of the history); it never
@@ -35,7 +36,9 @@ Threading model (the one rule of the app; see DESIGN.md "Round 2")::
   on the UI thread, while it runs (``evotui.watch.app.GC_THRESHOLDS``: full collections stop every
   thread), and restores it when it ends; once the first run is on screen it freezes the objects alive
   then (Textual's widgets and styles, the modules: ``gc.freeze``, once, on the UI thread, undone when it
-  ends), so full collections no longer walk them.
+  ends), so full collections no longer walk them. Before all this, `evotui watch`'s entry point pauses
+  the collector while the app is imported, on the main thread before any thread exists, and freezes
+  what the imports made (``evotui.cli.entry``).
 
 ``tailer_factory`` is the documented injection point for the tailing itself (tests pass a tailer whose
 ``poll`` fails for real to check the failure path).

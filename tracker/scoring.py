@@ -13,8 +13,6 @@ import string
 from collections.abc import Callable, Iterable
 from typing import Literal, Union
 
-from rapidfuzz.distance import Indel
-
 from tracker.schema import ExampleResult, Summary
 
 NormalizerName = Literal["strip", "squad", "none"]
@@ -63,12 +61,20 @@ def get_normalizer(normalizer: Normalizer = "strip") -> Callable[[str], str]:
         ) from None
 
 
+def _indel_similarity(a: str, b: str) -> float:
+    # rapidfuzz is imported on the first score, not with this module: the viewer imports it to check stored
+    # summaries (``summary_disagreements``) on a cold start's critical path, where rapidfuzz was ~7 ms.
+    from rapidfuzz.distance import Indel
+
+    return float(Indel.normalized_similarity(a, b))
+
+
 def similarity(prediction: str, expected: str, normalizer: Normalizer = "strip") -> float:
     norm = get_normalizer(normalizer)
     a, b = norm(prediction), norm(expected)
     if not a and not b:
         return 1.0
-    return float(Indel.normalized_similarity(a, b))
+    return _indel_similarity(a, b)
 
 
 def exact_match(prediction: str, expected: str, normalizer: Normalizer = "strip") -> bool:
@@ -82,7 +88,7 @@ def score(prediction: str, expected: str, normalizer: Normalizer = "strip") -> t
     a, b = norm(prediction), norm(expected)
     if not a and not b:
         return True, 1.0
-    return a == b, float(Indel.normalized_similarity(a, b))
+    return a == b, _indel_similarity(a, b)
 
 
 def _finite(value: float | None) -> bool:

@@ -190,7 +190,10 @@ def main() -> None:
         # "runs/toy-addition" too.
         live_root = Path(tmp) / "live"
         live_moment = cut_live_copy(run_dir, live_root / run_dir, HERO_FRACTION)
-        finished_now = max(last_snapshot_time(p) for p in (run_dir, other_lr)) + CLOCK_AFTER_LAST_SNAPSHOT
+        # Each picture's clock is 12 s after the last snapshot of what it shows: the run trained first does
+        # not say "finished 40 s ago" because the second one took 40 s to train.
+        finished_now = last_snapshot_time(run_dir) + CLOCK_AFTER_LAST_SNAPSHOT
+        compared_now = max(last_snapshot_time(p) for p in (run_dir, other_lr)) + CLOCK_AFTER_LAST_SNAPSHOT
         picker_now = max(last_snapshot_time(p) for p in runs.iterdir()) + CLOCK_AFTER_LAST_SNAPSHOT
 
         older = ["left_square_bracket"] * 24  # from the last snapshot back to mid-run, where answers change most
@@ -236,7 +239,8 @@ def main() -> None:
         )
         os.chdir(tmp)
         for shot in finished:
-            asyncio.run(shoot(shot, picker_now if shot.target == runs else finished_now, out))
+            now = picker_now if shot.target == runs else compared_now if shot.compare else finished_now
+            asyncio.run(shoot(shot, now, out))
         os.chdir(ROOT)
     print(f"done in {time.perf_counter() - started:.0f} s")
 

@@ -17,12 +17,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from evotui.analysis.dynamics import RunDynamics
 from evotui.analysis.history import RunHistory
 from evotui.watch.screens.step_picker import StepPickerScreen
 from evotui.watch.text import cell_text, visible
+from evotui.watch.widgets.footer import KeysFooter
 
 MAX_ROWS = 200  # a screenful many times over; the table's filter narrows the rest
 DIFF_CHARS = 400  # longer outputs are compared on their first DIFF_CHARS characters
@@ -134,7 +135,7 @@ class CompareScreen(Screen[None]):
         yield Static("", id="compare-title")
         with VerticalScroll(id="compare-scroll"):
             yield Static("", id="compare-body")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.refresh_body()

@@ -31,7 +31,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Markdown, Static
+from textual.widgets import Input, Markdown, Static
 
 from evotui.analysis.compare import (
     QUICK_FILTERS,
@@ -55,6 +55,7 @@ from evotui.watch.text import cell_text, visible
 from evotui.watch.widgets.compare_detail import CompareDetail
 from evotui.watch.widgets.compare_table import CompareRows, CompareTable, sort_key_of
 from evotui.watch.widgets.example_table import STATUS_STYLES, SortRequested
+from evotui.watch.widgets.footer import KeysFooter
 from evotui.watch.widgets.run_header import STATUS_MARKS, format_age, progress_bar
 from evotui.watch.widgets.runs_plot import RunsPlot, Series, run_style
 
@@ -330,7 +331,7 @@ class CompareRunsScreen(Screen[None]):
         with VerticalScroll(id="cmp-overview"):
             yield Static("", id="cmp-overview-body")
         yield CompareDetail(len(self.paths), id="cmp-detail")
-        yield Footer()
+        yield KeysFooter()
 
     # -- services -----------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -378,7 +379,7 @@ class CompareRunsScreen(Screen[None]):
         for k, (key, _) in enumerate(METRICS):
             self.query_one(f"#cmp-{key}").display = not narrow or k == self.metric
         self.query_one("#cmp-curves").styles.height = 6 if height < 30 else 9 if height < 44 else 12
-        self.query_one(Footer).compact = width < 100
+        self.query_one(KeysFooter).compact = width < 100
         self.query_one("#cmp-legend", Static).styles.height = len(self.paths)
 
     def on_run_updated(self, message: RunUpdated) -> None:

@@ -12,11 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 from textual_plotext import PlotextPlot
 
 from evotui.analysis.dynamics import EASY_CONFIDENCE, HARD_CONFIDENCE, REGIONS, RunDynamics
+from evotui.watch.widgets.footer import KeysFooter
 
 # Correctness (share of snapshots after step 0 where the example was right) in five bands.
 CORRECTNESS_BANDS: tuple[tuple[float, float, str, str], ...] = (
@@ -161,7 +162,7 @@ class DataMapScreen(Screen[str | None]):
                 options.append(Option(Text("all examples", style="bold"), id="all"))
                 yield OptionList(*options, id="region-options")
                 yield Static(legend_text(dyn), id="data-map-legend")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()

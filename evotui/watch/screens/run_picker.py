@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from evotui.analysis.runs import RunInfo, describe_run, find_runs
 from evotui.watch.text import cell_text, visible
+from evotui.watch.widgets.footer import KeysFooter
 from evotui.watch.widgets.run_header import format_age
 
 STATUS_STYLE = {
@@ -51,7 +52,7 @@ class RunPickerScreen(Screen[None]):
             Text.assemble((" evotui", "bold"), " · runs in ", (visible(str(self.path)), "cyan")), id="picker-title"
         )
         yield DataTable(id="run-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

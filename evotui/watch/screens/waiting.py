@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Middle
 from textual.screen import Screen
-from textual.widgets import Footer, LoadingIndicator, Static
+from textual.widgets import LoadingIndicator, Static
 
 from evotui.watch.text import visible
+from evotui.watch.widgets.footer import KeysFooter
 
 
 class WaitingScreen(Screen[None]):
@@ -29,7 +30,7 @@ class WaitingScreen(Screen[None]):
         with Middle(), Center():
             yield Static(self._message(self.detail), id="waiting-message")
             yield LoadingIndicator()
-        yield Footer()
+        yield KeysFooter()
 
     def _message(self, detail: str) -> Text:
         text = Text(justify="center")

@@ -248,11 +248,29 @@ async def test_run_picker_lists_runs_and_opens_one(tmp_path: Path) -> None:
 
 
 @sync
+async def test_a_directory_that_gains_runs_after_start_becomes_the_run_picker(tmp_path: Path) -> None:
+    """The app opens on DIR's main screen (no snapshot anywhere yet); runs then appear in subdirectories:
+    the run picker takes the screen, and esc from a run opened there goes back to it."""
+    (tmp_path / "runs").mkdir()
+    app = make_app(tmp_path / "runs", interval=FAST)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any(isinstance(s, MainScreen) for s in app.screen_stack))
+        write_synthetic_run(tmp_path / "runs" / "alpha", 8, 3, seed=6)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunPickerScreen))
+        assert not any(isinstance(s, MainScreen) for s in app.screen_stack)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.loaded)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunPickerScreen))
+
+
+@sync
 async def test_help_and_quit(tmp_path: Path) -> None:
     run = write_synthetic_run(tmp_path / "r", 5, 2)
     app = make_app(tmp_path / "r", interval=FAST, clock=frozen_clock(run))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_loaded(pilot)
+        assert len(app.screen_stack) == 1  # the run's screen is the first one, not pushed over a blank one
         text = screen_text(app)
         for key in ("Quit", "Filter", "Sort", "Help"):
             assert key in screen_lines(app)[-1] or key in text

@@ -178,7 +178,10 @@ def test_files_come_in_their_order_and_a_dead_worker_leaves_the_rest_to_the_thre
             assert tally.worker_pid is not None
             os.kill(tally.worker_pid, signal.SIGKILL)  # mid-read: the chunk it holds must not be lost
     assert [f for f, _ in got] == files
-    assert tally.worker + tally.thread == len(files) and tally.thread >= len(files) - 2
+    assert tally.worker + tally.thread == len(files)
+    # The worker held WORKER_AHEAD chunks (a file each) when killed: the replies it wrote before dying may
+    # still be read from the pipe (how many depends on the machine's timing), the rest the thread reads.
+    assert 1 <= tally.worker <= bulk_read.WORKER_AHEAD
     history = RunHistory()
     for f, outcome in got:
         if isinstance(outcome, ReadError):

@@ -72,9 +72,10 @@ def watch_command(directory: Path, others: tuple[Path, ...], interval: float, be
         start_early_read(directory)
     from evotui.watch.app import make_app  # textual is imported only for the command that needs it
 
-    app = make_app(directory, interval=interval, compare=others, bell=bell, alerts=alerts)
-    startup_imports_done()  # the collector, paused by the entry point while the app was imported
-    app.run()
+    # The collector, paused by the entry point while the app was imported, is on again before the app
+    # exists (its run service starts a thread in its constructor).
+    startup_imports_done()
+    make_app(directory, interval=interval, compare=others, bell=bell, alerts=alerts).run()
 
 
 @main.command("demo")

@@ -47,8 +47,9 @@ def watched_directory(argv: list[str]) -> Path | None:
 # Importing textual, numpy and the app makes ~200,000 objects that live as long as the program (modules,
 # classes, functions). With the collector on, it walked them ~100 times before the first frame (28 ms of a
 # 0.5 s cold start in tmux, `gc.callbacks`) and found nothing to free. So for `evotui watch` it is paused
-# from here, on the main thread before any thread exists, until the command has imported the app; then
-# the objects made so far go to the permanent generation (``gc.freeze``: later collections skip them) and
+# from here until the command has imported the app, all of it on the main thread while no other thread
+# exists (the command turns it on before making the app, whose run service starts a thread); then the
+# objects made so far go to the permanent generation (``gc.freeze``: later collections skip them) and
 # the collector is on again, for good (``main`` turns it on whatever happens). Cost: the little cyclic
 # garbage the imports make is never freed. The app sets its own thresholds while it runs.
 _collector_paused = False

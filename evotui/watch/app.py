@@ -10,7 +10,7 @@ import gc
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -26,6 +26,7 @@ from evotui.watch.tail import DirectoryTailer
 from tracker.store import has_run_files
 
 Clock = Callable[[], float]
+FirstScreen = Literal["compare", "picker", "run"]  # what the app opens on
 
 
 # The cyclic collector's thresholds while the app runs (CPython's default is (700, 10, 10)). A full
@@ -75,7 +76,7 @@ class EvotuiApp(App[None]):
         self._started = False
         self._gc_thresholds = gc.get_threshold()  # restored when the app ends
         self._froze = False  # ``freeze_startup_objects`` done (undone when the app ends)
-        self._opening: str | None = None  # ``_first_screen``, decided once
+        self._opening: FirstScreen | None = None  # ``_first_screen``, decided once
         # Start reading the run right away, while Textual starts: the first screen comes sooner.
         if has_run_files(self.path):
             self.open_run(self.path)
@@ -125,8 +126,8 @@ class EvotuiApp(App[None]):
             return MainScreen(self.path, self.clock)
         return super().get_default_screen()
 
-    def _first_screen(self) -> str:
-        """What the app opens on: "compare", "picker" (a directory of runs) or "run"."""
+    def _first_screen(self) -> FirstScreen:
+        """What the app opens on: runs compared, the run picker (a directory of runs) or one run."""
         if self._opening is None:
             if self.compare_paths:
                 self._opening = "compare"
